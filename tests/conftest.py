@@ -1,0 +1,41 @@
+"""Session fixtures shared by every test module: tiny checkpoints and the plugin's server."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.harness.server import OpenAIServer
+
+
+def pytest_collection_modifyitems(config, items):
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def tiny_hybrid(tmp_path_factory):
+    """A tiny Nemotron-H checkpoint with the Nemotron-3-Nano template (opens <think>)."""
+    from tests.harness.checkpoints import build_nemotron_h
+
+    return build_nemotron_h(tmp_path_factory.mktemp("models") / "nemotron-h")
+
+
+# Every plugin piece on, plus the scripted-output processor that makes the model say a given text.
+PLUGIN_SERVER_ARGS = [
+    "--enable-auto-tool-choice", "--tool-call-parser", "llama_nemotron_json",
+    "--reasoning-parser", "nano_v3",
+    "--logits-processors", "tests.harness.scripted:ScriptedOutput",
+]
+
+
+@pytest.fixture(scope="session")
+def plugin_server(tiny_hybrid):
+    """The OpenAI server on the tiny hybrid model with every plugin piece active."""
+    with OpenAIServer(tiny_hybrid, PLUGIN_SERVER_ARGS) as server:
+        yield server

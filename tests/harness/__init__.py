@@ -1,0 +1,1 @@
+"""Shared test harness: tiny checkpoints, a tokenizer, the OpenAI server fixture."""

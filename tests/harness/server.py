@@ -1,0 +1,26 @@
+"""The OpenAI server for tests: the package's runner, with the repository on PYTHONPATH.
+
+Tests load test-only pieces (e.g. `tests.harness.scripted:ScriptedOutput`) into the server's
+processes, so the repository root must be importable there.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from vllm_nemotron.local_server import OpenAIServer as _OpenAIServer
+from vllm_nemotron.local_server import ServerStartError, free_port  # noqa: F401
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+# float32 so tests can compare tokens against references; a small context for a small KV cache
+DEFAULT_ARGS = ["--dtype", "float32", "--max-model-len", "4096", "--disable-log-stats"]
+
+
+class OpenAIServer(_OpenAIServer):
+    def __init__(self, model_dir, args=(), env=None, **kwargs):
+        env = dict(env or {})
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(REPO_ROOT), env.get("PYTHONPATH", os.environ.get("PYTHONPATH"))) if p)
+        super().__init__(model_dir, [*DEFAULT_ARGS, *args], env=env, cwd=REPO_ROOT, **kwargs)

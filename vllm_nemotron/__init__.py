@@ -1,0 +1,54 @@
+"""vLLM plugin for NVIDIA's Nemotron families.
+
+vLLM calls `register()` through the `vllm.general_plugins` entry point in every process it
+starts (API server, engine core, workers). Registration is lazy: vLLM receives
+`"module:Class"` strings and imports a piece only when a model or request names it, so
+`register()` stays cheap, idempotent and CUDA-free.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+# architecture -> "module:Class" of our vLLM model class
+MODEL_CLASSES: dict[str, str] = {}
+
+# --tool-call-parser name -> "module:Class"
+TOOL_PARSERS: dict[str, str] = {}
+
+# --reasoning-parser name -> "module:Class"
+REASONING_PARSERS: dict[str, str] = {}
+
+# functions that register config classes (so checkpoints load without --trust-remote-code)
+CONFIG_REGISTRARS: list[str] = []
+
+_registered = False
+
+
+def _split(target: str) -> tuple[str, str]:
+    module, _, name = target.partition(":")
+    return module, name
+
+
+def register() -> None:
+    """Register every piece of the plugin with vLLM (idempotent)."""
+    global _registered
+    if _registered:
+        return
+    _registered = True
+
+    import importlib
+
+    from vllm import ModelRegistry
+    from vllm.reasoning import ReasoningParserManager
+    from vllm.tool_parsers import ToolParserManager
+
+    for target in CONFIG_REGISTRARS:
+        module, name = _split(target)
+        getattr(importlib.import_module(module), name)()
+    for arch, target in MODEL_CLASSES.items():
+        ModelRegistry.register_model(arch, target)
+    for name, target in TOOL_PARSERS.items():
+        ToolParserManager.register_lazy_module(name, *_split(target))
+    for name, target in REASONING_PARSERS.items():
+        ReasoningParserManager.register_lazy_module(name, *_split(target))

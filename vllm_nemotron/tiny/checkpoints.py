@@ -1,0 +1,162 @@
+"""Tiny random checkpoints of each Nemotron family, written the way the hub ships them.
+
+Each builder writes config.json, safetensors weights (optionally sharded) and the harness
+tokenizer with the family's chat template into a directory that `vllm serve` and
+transformers both load. Widths keep head_dim >= 32: the CPU attention needs it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .tokenizer import SPECIAL_TOKENS, save_tokenizer
+
+
+def chat_template(name: str) -> str:
+    """The text of one of the plugin's chat templates (chat_templates/<name>.jinja)."""
+    from importlib.resources import files
+
+    return files("vllm_nemotron.chat_templates").joinpath(f"{name}.jinja").read_text()
+
+
+def _save_model(model, path: Path, num_shards: int) -> None:
+    import torch
+
+    model = model.to(torch.float32)
+    total = sum(p.numel() * p.element_size() for p in model.state_dict().values())
+    shard = f"{max(1, total // num_shards // 1000 + 1)}KB" if num_shards > 1 else "10GB"
+    model.save_pretrained(str(path), safe_serialization=True, max_shard_size=shard)
+
+
+def _patch_config(path: Path, **fields) -> dict:
+    cfg_path = path / "config.json"
+    cfg = json.loads(cfg_path.read_text())
+    for key, value in fields.items():
+        if value is None:
+            cfg.pop(key, None)
+        else:
+            cfg[key] = value
+    cfg_path.write_text(json.dumps(cfg, indent=2))
+    return cfg
+
+
+def build_nemotron_h(
+    path: str | Path,
+    *,
+    pattern: str = "M*-M",
+    hidden_size: int = 128,
+    tie_word_embeddings: bool = False,
+    template: str | None = "nemotron_nano_v3",
+    num_shards: int = 1,
+    seed: int = 0,
+    **overrides,
+) -> Path:
+    """A hybrid Mamba2 (M) / attention (*) / MLP (-) model, like NVIDIA-Nemotron-Nano-9B-v2."""
+    import torch
+    from transformers import NemotronHConfig, NemotronHForCausalLM
+
+    path = Path(path)
+    vocab = save_tokenizer(path, chat_template(template) if template else None, eos_token="<|im_end|>")
+    fields = dict(
+        vocab_size=vocab,
+        hidden_size=hidden_size,
+        hybrid_override_pattern=pattern,
+        num_hidden_layers=len(pattern),
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=32,
+        intermediate_size=256,
+        mlp_hidden_act="relu2",
+        ssm_state_size=16,
+        mamba_num_heads=8,
+        mamba_head_dim=32,
+        n_groups=2,
+        conv_kernel=4,
+        expand=2,
+        chunk_size=32,
+        max_position_embeddings=4096,
+        tie_word_embeddings=tie_word_embeddings,
+        eos_token_id=SPECIAL_TOKENS.index("<|im_end|>"),
+        bos_token_id=SPECIAL_TOKENS.index("<|begin_of_text|>"),
+        pad_token_id=SPECIAL_TOKENS.index("<|end_of_text|>"),
+    )
+    fields.update(overrides)
+    torch.manual_seed(seed)
+    config = NemotronHConfig(**fields)
+    config.architectures = ["NemotronHForCausalLM"]
+    model = NemotronHForCausalLM(config)
+    _init_visible(model, seed)
+    _save_model(model, path, num_shards)
+    # The hub's configs name the layers by pattern; keep that form.
+    _patch_config(path, hybrid_override_pattern=pattern, num_hidden_layers=len(pattern),
+                  layers_block_type=None, time_step_limit=None, torch_dtype="float32")
+    return path
+
+
+def build_nemotron4(path: str | Path, *, template: str | None = "nemotron_mini", seed: int = 0,
+                    num_shards: int = 1, **overrides) -> Path:
+    """A Nemotron-4 (`NemotronForCausalLM`) model, like Nemotron-Mini-4B-Instruct."""
+    import torch
+    from transformers import NemotronConfig, NemotronForCausalLM
+
+    path = Path(path)
+    vocab = save_tokenizer(path, chat_template(template) if template else None, eos_token="<extra_id_1>")
+    fields = dict(
+        vocab_size=vocab, hidden_size=128, intermediate_size=256, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, head_dim=32, partial_rotary_factor=0.5,
+        hidden_act="relu2", max_position_embeddings=4096, tie_word_embeddings=False,
+    )
+    fields.update(overrides)
+    torch.manual_seed(seed)
+    config = NemotronConfig(**fields)
+    config.architectures = ["NemotronForCausalLM"]
+    config.eos_token_id = SPECIAL_TOKENS.index("<extra_id_1>")  # the end of a turn
+    model = NemotronForCausalLM(config)
+    _init_visible(model, seed)
+    _save_model(model, path, num_shards)
+    _patch_config(path, torch_dtype="float32")
+    return path
+
+
+def build_llama(path: str | Path, *, template: str | None = "llama_nemotron_tools", seed: int = 0,
+                num_shards: int = 1, **overrides) -> Path:
+    """A `LlamaForCausalLM` model, like Llama-3.1-Nemotron-Nano-4B-v1.1."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    path = Path(path)
+    vocab = save_tokenizer(path, chat_template(template) if template else None,
+                           eos_token="<|eot_id|>", bos_token="<|begin_of_text|>")
+    fields = dict(
+        vocab_size=vocab, hidden_size=128, intermediate_size=256, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, head_dim=32, max_position_embeddings=4096,
+        tie_word_embeddings=False, bos_token_id=SPECIAL_TOKENS.index("<|begin_of_text|>"),
+        eos_token_id=SPECIAL_TOKENS.index("<|eot_id|>"),
+    )
+    fields.update(overrides)
+    torch.manual_seed(seed)
+    config = LlamaConfig(**fields)
+    config.architectures = ["LlamaForCausalLM"]
+    model = LlamaForCausalLM(config)
+    _init_visible(model, seed)
+    _save_model(model, path, num_shards)
+    _patch_config(path, torch_dtype="float32")
+    return path
+
+
+def _init_visible(model, seed: int) -> None:
+    """Re-draw every weight with a spread that makes greedy choices well separated.
+
+    transformers' default init (std 0.02, zero-ish norms) gives near-uniform logits in a
+    tiny model, where float rounding between two implementations could flip a greedy token.
+    """
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith(("norm.weight", "norm_f.weight")) or ".norm." in name:
+                p.copy_(1.0 + 0.1 * torch.randn(p.shape, generator=gen))
+            elif p.dim() >= 2:
+                p.copy_(torch.randn(p.shape, generator=gen) / (p.shape[-1] ** 0.5))
