@@ -18,7 +18,7 @@ from importlib.resources import files
 from pathlib import Path
 
 # Share of one GPU's memory the weights may take; the rest is KV/SSM cache and activations.
-WEIGHT_SHARE_OF_GPU = 0.6
+WEIGHT_SHARE_OF_GPU = 0.8
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ FAMILIES: tuple[Family, ...] = (
         description="NVIDIA-Nemotron-Nano-9B/12B-v2 (hybrid Mamba2/attention): /think, "
         "/no_think, <TOOLCALL> JSON tool calls",
         architectures=("NemotronHForCausalLM",),
-        name_pattern=r"nemotron-nano-(9b|12b)-v2|nano[-_]v2",
+        name_pattern=r"nano-(9b|12b)-v2|nano[-_]v2",
         max_model_len=131072,
         tool_parser="llama_nemotron_json",
         reasoning_parser="nano_v3",
