@@ -1,0 +1,107 @@
+"""The thinking-budget state machine for one request, shared by both runner adapters.
+
+Everything is derived from the request's output token ids (plus whether the prompt ended inside
+`<think>`), so preemption, recomputation or a re-added request cannot make it drift. Phases:
+
+    not thinking -> thinking (free for `budget` tokens) -> grace (until a line/sentence ends, at
+    most `grace` tokens) -> forcing the end sequence token by token -> closed (no-op)
+
+The scan caches below only remember what earlier, unchanged output positions contained; they are
+an optimisation of the pure definition (checked against it in the tests), so each step costs
+O(new tokens), not O(output length).
+
+Unknown tokens: under async scheduling the V1 runner may hand over `-1` placeholders instead of
+the sampled ids (vLLM issue 38199). A placeholder never matches a tag or a line end; one at a
+position this machine forced is read as the forced token. Trailing placeholders may still be
+repaired, so they are not cached until more tokens follow them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from vllm_nemotron.thinking_budget.markers import ThinkingMarkers, ends_with
+from vllm_nemotron.thinking_budget.params import BudgetParams
+
+UNKNOWN = -1
+
+
+class ThinkingTrack:
+    """Budget state of one request; `forced_token(output_ids)` is the whole interface."""
+
+    def __init__(self, markers: ThinkingMarkers, params: BudgetParams, opened_in_prompt: bool):
+        self.markers = markers
+        self.budget = params.budget
+        self.grace = params.grace
+        self.opened_in_prompt = opened_in_prompt
+        self.forced: dict[int, int] = {}  # position -> token this track forced there
+        self._reset()
+
+    def _reset(self) -> None:
+        self.think_start: int | None = 0 if self.opened_in_prompt else None
+        self.closed = False
+        self.grace_end: int | None = None  # first forced position, once a line end decided it
+        self.scanned = 0  # output positions [0, scanned) are folded into the state above
+
+    def _token(self, output_ids: Sequence[int], pos: int) -> int:
+        token = output_ids[pos]
+        return self.forced.get(pos, UNKNOWN) if token == UNKNOWN else token
+
+    def _window(self, output_ids: Sequence[int], end: int, size: int) -> list[int]:
+        return [self._token(output_ids, p) for p in range(max(0, end - size), end)]
+
+    def _scan(self, output_ids: Sequence[int]) -> None:
+        known = len(output_ids)
+        while known > self.scanned and output_ids[known - 1] == UNKNOWN \
+                and (known - 1) not in self.forced:
+            known -= 1  # may still be repaired
+        m = self.markers
+        longest = max(len(m.start), len(m.close), len(m.end_sequence))
+        for pos in range(self.scanned, known):
+            if self.closed:
+                break
+            end = pos + 1
+            if self.think_start is None:
+                if ends_with(self._window(output_ids, end, len(m.start)), len(m.start), m.start):
+                    self.think_start = end
+                continue
+            window = self._window(output_ids, end, min(longest, end - self.think_start))
+            if ends_with(window, len(window), m.close) \
+                    or ends_with(window, len(window), m.end_sequence):
+                self.closed = True
+                break
+            budget_end = self.think_start + self.budget
+            if (self.grace_end is None and self.budget > 0
+                    and budget_end - 1 <= pos < budget_end + self.grace
+                    and self._token(output_ids, pos) in m.boundaries):
+                self.grace_end = end
+        self.scanned = known
+
+    def forced_token(self, output_ids: Sequence[int]) -> int | None:
+        """The token the next position must be, or None to let the model choose."""
+        if len(output_ids) < self.scanned:  # tokens were discarded: derive again
+            self._reset()
+            self.forced.clear()
+        self._scan(output_ids)
+        if self.think_start is None or self.closed:
+            return None
+        n = len(output_ids)
+        budget_end = self.think_start + self.budget
+        if self.budget == 0:
+            force_from = self.think_start
+        elif self.grace_end is not None:
+            force_from = self.grace_end
+        else:
+            force_from = budget_end + self.grace
+        if n < force_from:
+            return None
+        # Continue the end sequence after however much of it the output already ends with.
+        end_seq = self.markers.end_sequence
+        tail = self._window(output_ids, n, min(len(end_seq) - 1, n - self.think_start))
+        done = next(k for k in range(len(tail), -1, -1)
+                    if tuple(tail[len(tail) - k:]) == end_seq[:k])
+        token = end_seq[done]
+        self.forced[n] = token
+        for old in [p for p in self.forced if p < n - len(end_seq)]:
+            del self.forced[old]
+        return token

@@ -1,0 +1,54 @@
+"""The entry-point class: one name that both of vLLM's logits-processor loaders accept.
+
+Model Runner V2 (GPU builds) only loads subclasses of its `LogitsProcessor` and constructs them as
+`(vllm_config, req_states)`; the V1 runner (the CPU build) checks `--logits-processors` classes
+against the V1 `LogitsProcessor` and constructs them as `(vllm_config, device, is_pin_memory)`.
+This class subclasses both and picks the matching adapter from the constructor arguments.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from vllm.sampling_params import SamplingParams
+from vllm.v1.sample.logits_processor.interface import BatchUpdate
+from vllm.v1.sample.logits_processor.interface import LogitsProcessor as V1LogitsProcessor
+from vllm.v1.worker.gpu.sample.logits_processor import LogitsContext
+from vllm.v1.worker.gpu.sample.logits_processor import LogitsProcessor as V2LogitsProcessor
+
+from vllm_nemotron.thinking_budget.params import budget_params
+
+
+class ThinkingBudgetLogitsProcessor(V2LogitsProcessor, V1LogitsProcessor):
+    """Per-request cap on reasoning tokens: `vllm_xargs={"thinking_budget": N}`.
+
+    After N reasoning tokens (plus up to `thinking_budget_grace` tokens to finish the line) it
+    forces "\\n</think>\\n\\n" token by token; requests without a budget are untouched.
+    """
+
+    def __init__(self, vllm_config, *runner_args):
+        if len(runner_args) == 1:  # V2: (vllm_config, req_states)
+            from vllm_nemotron.thinking_budget.v2 import V2ThinkingBudget
+            self.impl = V2ThinkingBudget(vllm_config, *runner_args)
+        else:  # V1: (vllm_config, device, is_pin_memory)
+            from vllm_nemotron.thinking_budget.v1 import V1ThinkingBudget
+            self.impl = V1ThinkingBudget(vllm_config, *runner_args)
+
+    @classmethod
+    def validate_params(cls, sampling_params: SamplingParams) -> None:
+        budget_params(sampling_params)
+
+    # V1 interface
+    def is_argmax_invariant(self) -> bool:
+        return False  # forcing changes the greedy choice
+
+    def update_state(self, batch_update: BatchUpdate | None) -> None:
+        self.impl.update_state(batch_update)
+
+    # V2 interface
+    def add_request(self, req_idx: int, sampling_params: SamplingParams) -> bool:
+        return self.impl.add_request(req_idx, sampling_params)
+
+    # both: V1 calls apply(logits), V2 calls apply(logits, ctx)
+    def apply(self, logits: torch.Tensor, ctx: LogitsContext | None = None) -> torch.Tensor:
+        return self.impl.apply(logits) if ctx is None else self.impl.apply(logits, ctx)
