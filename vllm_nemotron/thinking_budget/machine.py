@@ -66,8 +66,10 @@ class ThinkingTrack:
                     self.think_start = end
                 continue
             window = self._window(output_ids, end, min(longest, end - self.think_start))
-            if ends_with(window, len(window), m.close) \
-                    or ends_with(window, len(window), m.end_sequence):
+            # The model's own `</think>` closes thinking; once forcing began, only the whole
+            # end sequence does (its `</think>` is ours and is followed by the blank line).
+            if ends_with(window, len(window), m.end_sequence) or (
+                    pos < self._force_from() and ends_with(window, len(window), m.close)):
                 self.closed = True
                 break
             budget_end = self.think_start + self.budget
@@ -76,6 +78,14 @@ class ThinkingTrack:
                     and self._token(output_ids, pos) in m.boundaries):
                 self.grace_end = end
         self.scanned = known
+
+    def _force_from(self) -> int:
+        """First output position of the forced end sequence (thinking must be open)."""
+        if self.budget == 0:
+            return self.think_start
+        if self.grace_end is not None:
+            return self.grace_end
+        return self.think_start + self.budget + self.grace
 
     def forced_token(self, output_ids: Sequence[int]) -> int | None:
         """The token the next position must be, or None to let the model choose."""
@@ -86,14 +96,7 @@ class ThinkingTrack:
         if self.think_start is None or self.closed:
             return None
         n = len(output_ids)
-        budget_end = self.think_start + self.budget
-        if self.budget == 0:
-            force_from = self.think_start
-        elif self.grace_end is not None:
-            force_from = self.grace_end
-        else:
-            force_from = budget_end + self.grace
-        if n < force_from:
+        if n < self._force_from():
             return None
         # Continue the end sequence after however much of it the output already ends with.
         end_seq = self.markers.end_sequence
