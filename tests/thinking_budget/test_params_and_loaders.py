@@ -1,0 +1,66 @@
+"""Request validation, and both vLLM loaders accepting the entry-point class."""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+
+import pytest
+from vllm.exceptions import VLLMValidationError
+from vllm.sampling_params import SamplingParams
+
+from vllm_nemotron.thinking_budget import ThinkingBudgetLogitsProcessor
+from vllm_nemotron.thinking_budget.params import DEFAULT_GRACE, BudgetParams, budget_params
+
+FQCN = "vllm_nemotron.thinking_budget:ThinkingBudgetLogitsProcessor"
+
+
+@pytest.mark.parametrize("extra,expected", [
+    (None, None),
+    ({}, None),
+    ({"thinking_budget": 0}, BudgetParams(0, DEFAULT_GRACE)),
+    ({"thinking_budget": 12, "thinking_budget_grace": 0}, BudgetParams(12, 0)),
+])
+def test_valid(extra, expected):
+    assert budget_params(SamplingParams(extra_args=extra)) == expected
+
+
+@pytest.mark.parametrize("extra,parameter", [
+    ({"thinking_budget": -1}, "thinking_budget"),
+    ({"thinking_budget": 2.5}, "thinking_budget"),
+    ({"thinking_budget": "10"}, "thinking_budget"),
+    ({"thinking_budget": True}, "thinking_budget"),
+    ({"thinking_budget": 10**12}, "thinking_budget"),
+    ({"thinking_budget": 5, "thinking_budget_grace": -3}, "thinking_budget_grace"),
+    ({"thinking_budget": 5, "thinking_budget_grace": 10**9}, "thinking_budget_grace"),
+    ({"thinking_budget_grace": 4}, "thinking_budget_grace"),
+])
+def test_invalid_names_the_parameter(extra, parameter):
+    with pytest.raises(VLLMValidationError) as err:
+        ThinkingBudgetLogitsProcessor.validate_params(SamplingParams(extra_args=extra))
+    assert err.value.parameter == parameter
+    assert parameter in str(err.value)
+
+
+def test_native_budget_cannot_be_combined():
+    params = SamplingParams(extra_args={"thinking_budget": 4}, thinking_token_budget=4)
+    with pytest.raises(VLLMValidationError, match="thinking_token_budget"):
+        budget_params(params)
+
+
+def test_both_loaders_accept_the_class_by_name():
+    from vllm.v1.sample.logits_processor import _load_logitsprocs_by_fqcns
+    from vllm.v1.worker.gpu.sample.logits_processor.loader import _load_v2_logitsprocs_by_fqcns
+
+    assert _load_logitsprocs_by_fqcns([FQCN]) == [ThinkingBudgetLogitsProcessor]
+    assert _load_v2_logitsprocs_by_fqcns([FQCN]) == [ThinkingBudgetLogitsProcessor]
+
+
+def test_installed_entry_point_passes_both_loaders():
+    ours = [ep for ep in entry_points(group="vllm.logits_processors") if ep.value == FQCN]
+    if not ours:
+        pytest.skip("the vllm.logits_processors entry point is not installed yet")
+    from vllm.v1.sample.logits_processor import _load_logitsprocs_plugins
+    from vllm.v1.worker.gpu.sample.logits_processor.loader import _load_v2_logitsprocs_plugins
+
+    assert ThinkingBudgetLogitsProcessor in _load_logitsprocs_plugins()
+    assert ThinkingBudgetLogitsProcessor in _load_v2_logitsprocs_plugins()
