@@ -1,0 +1,319 @@
+"""Every overlay renders to a complete, consistent, schema-valid deployment of its model.
+
+Rendered once per module. Checks: Kubernetes schemas (kubernetes-validate, strict) and the
+LeaderWorkerSet against its v1 schema; the workload rules of issue 7 for every pod template;
+selectors and references that resolve; and the container arguments parsed by vLLM's own
+`serve` argument parser, with the parsers they name resolved through vLLM's managers and the
+family flags matching the plugin's recipe for the model.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.deploy.manifests import (IMAGE_TEMPLATE_DIR, OVERLAYS, REPO, one, pod_templates,
+                                    render, require_tool, serves_api, workloads)
+
+KUBERNETES_VERSION = "1.30"  # oldest release the manifests target (PDB v1, seccompProfile, ...)
+LWS_SCHEMA = Path(__file__).parent / "schemas" / "leaderworkerset-v1.json"
+
+# overlay -> model, GPUs per pod, pods per model replica, minimum startup budget in seconds
+EXPECTED = {
+    "nemotron-3-nano-4b": ("nvidia/NVIDIA-Nemotron-3-Nano-4B-BF16", 1, 1, 600),
+    "nano-9b-v2": ("nvidia/NVIDIA-Nemotron-Nano-9B-v2", 1, 1, 600),
+    "llama-nemotron-nano-4b-v1-1": ("nvidia/Llama-3.1-Nemotron-Nano-4B-v1.1", 1, 1, 600),
+    "super-49b": ("nvidia/Llama-3_3-Nemotron-Super-49B-v1_5", 4, 1, 1800),
+    "ultra-253b": ("nvidia/Llama-3_1-Nemotron-Ultra-253B-v1", 8, 1, 3600),
+    "ultra-253b-multinode": ("nvidia/Llama-3_1-Nemotron-Ultra-253B-v1", 8, 2, 3600),
+}
+
+# Flags that only the OpenAI front end reads; a headless worker has no use for them.
+API_ONLY_FLAGS = {"enable-auto-tool-choice", "tool-call-parser", "reasoning-parser",
+                  "chat-template", "headless", "node-rank", "api-key"}
+
+# Values the LeaderWorkerSet controller puts into every pod's environment.
+LWS_ENV = {"LWS_LEADER_ADDRESS": "vllm-0.vllm.nemotron", "LWS_WORKER_INDEX": "1"}
+
+
+@pytest.fixture(scope="module")
+def rendered() -> dict[str, list[dict]]:
+    return {overlay: render(overlay) for overlay in OVERLAYS}
+
+
+def test_every_deployment_has_an_overlay():
+    assert set(OVERLAYS) == set(EXPECTED)
+
+
+# --- schemas -----------------------------------------------------------------------------
+
+def _kubernetes_validate():
+    module = pytest.importorskip("kubernetes_validate") if not _ci() else None
+    if module is None:
+        import kubernetes_validate as module
+    return module
+
+
+def _ci() -> bool:
+    import os
+
+    return bool(os.environ.get("CI"))
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_builtin_objects_match_kubernetes_schemas(rendered, overlay):
+    kv = _kubernetes_validate()
+    builtin = [d for d in rendered[overlay] if d["kind"] != "LeaderWorkerSet"]
+    assert builtin
+    for doc in builtin:
+        kv.validate(doc, KUBERNETES_VERSION, strict=True)
+
+
+def lws_validator():
+    """A validator for LeaderWorkerSet v1 whose pod templates resolve to Kubernetes' schemas."""
+    import importlib.resources
+
+    import jsonschema
+    from referencing import Registry, Resource
+
+    kv = _kubernetes_validate()
+    version = [v for v in kv.utils.all_versions()
+               if kv.utils.major_minor(v) == KUBERNETES_VERSION][-1]
+    defs = json.loads(importlib.resources.files("kubernetes_validate").joinpath(
+        f"kubernetes-json-schema/v{version}-local-strict/_definitions.json").read_text())
+    schema = json.loads(LWS_SCHEMA.read_text())
+    registry = Registry().with_resources([(defs["$id"], Resource.from_contents(defs)),
+                                          (schema["$id"], Resource.from_contents(schema))])
+    return jsonschema.Draft202012Validator(schema, registry=registry)
+
+
+def _lws(rendered):
+    return one(rendered["ultra-253b-multinode"], "LeaderWorkerSet")
+
+
+def test_leaderworkerset_matches_its_schema(rendered):
+    errors = [e.message for e in lws_validator().iter_errors(_lws(rendered))]
+    assert errors == []
+
+
+def _set(doc, path, value):
+    *parents, last = path
+    for key in parents:
+        doc = doc[key]
+    doc[last] = value
+
+
+@pytest.mark.parametrize("path,value", [
+    (("spec", "leaderWorkerTemplate", "restartPolicy"), "Always"),
+    (("spec", "leaderWorkerTemplate", "size"), 0),
+    (("spec", "startupPolicy"), "WhenReady"),
+    (("spec", "leaderWorkerTemplate", "sise"), 2),
+    (("spec", "leaderWorkerTemplate", "workerTemplate", "spec", "containers", 0, "image"), 7),
+    (("spec", "leaderWorkerTemplate", "leaderTemplate", "spec", "volumes", 0, "emptyDirr"), {}),
+])
+def test_leaderworkerset_schema_rejects_mistakes(rendered, path, value):
+    broken = copy.deepcopy(_lws(rendered))
+    _set(broken, path, value)
+    assert list(lws_validator().iter_errors(broken))
+
+
+# --- workload rules ----------------------------------------------------------------------
+
+def _containers(template):
+    return template["spec"]["containers"]
+
+
+def _cases(rendered):
+    for overlay in OVERLAYS:
+        for workload in workloads(rendered[overlay]):
+            for role, template in pod_templates(workload):
+                yield overlay, role, template
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_objects_every_deployment_needs(rendered, overlay):
+    kinds = sorted(d["kind"] for d in rendered[overlay])
+    workload = "LeaderWorkerSet" if EXPECTED[overlay][2] > 1 else "Deployment"
+    assert kinds == sorted(["ServiceAccount", "Service", "PersistentVolumeClaim",
+                            "PodDisruptionBudget", "NetworkPolicy", workload])
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_pod_templates_follow_the_rules(rendered, overlay):
+    model, gpus, nodes, startup_s = EXPECTED[overlay]
+    docs = rendered[overlay]
+    pvc_names = {d["metadata"]["name"] for d in docs if d["kind"] == "PersistentVolumeClaim"}
+    sa_names = {d["metadata"]["name"] for d in docs if d["kind"] == "ServiceAccount"}
+    templates = [(role, t) for w in workloads(docs) for role, t in pod_templates(w)]
+    assert len(templates) == (2 if nodes > 1 else 1)
+    for role, template in templates:
+        spec = template["spec"]
+        where = f"{overlay} {role}"
+        pod_sc = spec["securityContext"]
+        assert pod_sc["runAsNonRoot"] is True and pod_sc["runAsUser"] >= 10000, where
+        assert pod_sc["seccompProfile"]["type"] == "RuntimeDefault", where
+        assert spec["automountServiceAccountToken"] is False, where
+        assert spec["serviceAccountName"] in sa_names, where
+        volumes = {v["name"]: v for v in spec["volumes"]}
+        [container] = _containers(template)
+        sc = container["securityContext"]
+        assert sc["allowPrivilegeEscalation"] is False and sc["readOnlyRootFilesystem"] is True
+        assert sc["capabilities"]["drop"] == ["ALL"], where
+        res = container["resources"]
+        assert res["requests"]["nvidia.com/gpu"] == res["limits"]["nvidia.com/gpu"] == str(gpus)
+        assert {"cpu", "memory"} <= set(res["requests"]) and {"cpu", "memory"} <= set(res["limits"])
+        mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+        assert volumes[mounts["/dev/shm"]]["emptyDir"]["medium"] == "Memory", where
+        cache = volumes[mounts["/models"]]["persistentVolumeClaim"]["claimName"]
+        assert cache in pvc_names, f"{where}: model cache {cache} is not in the overlay"
+        for path in ("/tmp", "/home/vllm"):  # writable places on a read-only root
+            assert "emptyDir" in volumes[mounts[path]], where
+        env = {e["name"]: e for e in container.get("env", [])}
+        assert env["HF_HOME"]["value"].startswith("/models/"), where
+        token_file = Path(env["HF_TOKEN_PATH"]["value"])
+        assert volumes[mounts[str(token_file.parent)]]["secret"]["optional"] is True, where
+        if serves_api(role):
+            assert "secretKeyRef" in env["VLLM_API_KEY"]["valueFrom"], where
+            probes = {p: container[p] for p in ("startupProbe", "readinessProbe", "livenessProbe")}
+            for name, probe in probes.items():
+                assert probe["httpGet"]["path"] == "/health", f"{where} {name}"
+            startup = probes["startupProbe"]
+            assert startup["periodSeconds"] * startup["failureThreshold"] >= startup_s, where
+            annotations = template["metadata"]["annotations"]
+            port = next(p for p in container["ports"] if p["name"] == "http")["containerPort"]
+            assert annotations["prometheus.io/scrape"] == "true", where
+            assert annotations["prometheus.io/path"] == "/metrics", where
+            assert annotations["prometheus.io/port"] == str(port), where
+
+
+def _selects(selector: dict, labels: dict) -> bool:
+    return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
+
+
+def _pod_labels(role, template):
+    labels = dict(template["metadata"].get("labels", {}))
+    if role in ("leader", "worker"):  # set on the pods by the LeaderWorkerSet controller
+        labels["leaderworkerset.sigs.k8s.io/worker-index"] = "0" if role == "leader" else "1"
+    return labels
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_service_pdb_and_network_policy_select_the_serving_pods(rendered, overlay):
+    docs = rendered[overlay]
+    pods = [(role, _pod_labels(role, t)) for w in workloads(docs) for role, t in pod_templates(w)]
+    service = one(docs, "Service")
+    selected = {role for role, labels in pods if _selects(service["spec"]["selector"], labels)}
+    assert selected == {role for role, _ in pods if serves_api(role)}
+    assert service["spec"]["ports"][0]["targetPort"] == "http"
+    for kind in ("PodDisruptionBudget", "NetworkPolicy"):
+        doc = one(docs, kind)
+        selector = doc["spec"].get("selector", doc["spec"].get("podSelector"))["matchLabels"]
+        assert all(_selects(selector, labels) for _, labels in pods), f"{overlay} {kind}"
+    for other in OVERLAYS:  # overlays side by side in one namespace never select each other
+        if other != overlay:
+            assert not _selects(service["spec"]["selector"],
+                                _pod_labels(*pod_templates(workloads(rendered[other])[0])[0]))
+
+
+def test_workloads_have_unique_names_across_overlays(rendered):
+    names = [(d["kind"], d["metadata"]["name"]) for docs in rendered.values() for d in docs]
+    assert len(names) == len(set(names))
+
+
+# --- the vLLM command ----------------------------------------------------------------------
+
+def _expand(arg: str) -> str:
+    return re.sub(r"\$\((\w+)\)", lambda m: LWS_ENV[m.group(1)], arg)
+
+
+def _local_template(arg: str) -> str:
+    """The image links the package's chat templates to IMAGE_TEMPLATE_DIR: map to the repo."""
+    return arg.replace(IMAGE_TEMPLATE_DIR, str(REPO / "chat_templates"))
+
+
+def parse_serve_args(args: list[str]):
+    """The namespace `vllm serve` builds from these arguments (vLLM's own parser)."""
+    from vllm.entrypoints.launchers.cli_args import make_arg_parser, validate_parsed_serve_args
+    from vllm.utils.argparse_utils import FlexibleArgumentParser
+
+    namespace = make_arg_parser(FlexibleArgumentParser()).parse_args(
+        [_local_template(_expand(a)) for a in args])
+    validate_parsed_serve_args(namespace)
+    return namespace
+
+
+def _vllm_args(container) -> list[str]:
+    """Container args as `vllm serve` sees them: `vllm-nemotron serve` passes them through."""
+    command = container.get("command")
+    assert command in (None, ["vllm", "serve"]), command
+    return container["args"]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_vllm_accepts_the_arguments_and_they_fill_the_gpus(rendered, overlay):
+    model, gpus, nodes, _ = EXPECTED[overlay]
+    for role, template in [rt for w in workloads(rendered[overlay]) for rt in pod_templates(w)]:
+        args = parse_serve_args(_vllm_args(_containers(template)[0]))
+        assert args.model_tag == model, role
+        world = args.tensor_parallel_size * args.pipeline_parallel_size
+        assert args.nnodes == nodes and world == gpus * nodes, f"{overlay} {role}: {world} ranks"
+        if nodes > 1:
+            assert args.master_addr == LWS_ENV["LWS_LEADER_ADDRESS"]
+            assert args.headless == (role == "worker")
+            assert args.node_rank == (0 if role == "leader" else 1)
+
+
+def _flag(arg: str) -> str | None:
+    return arg[2:].split("=", 1)[0] if arg.startswith("--") else None
+
+
+def test_multinode_workers_run_the_leaders_engine():
+    """Engine flags on the workers equal the leader's; API-only flags stay on the leader."""
+    lws = one(render("ultra-253b-multinode"), "LeaderWorkerSet")["spec"]["leaderWorkerTemplate"]
+    leader, worker = (_containers(lws[t])[0]["args"] for t in ("leaderTemplate", "workerTemplate"))
+    engine = [a for a in leader if _flag(a) not in API_ONLY_FLAGS]
+    assert [a for a in worker if _flag(a) not in API_ONLY_FLAGS] == engine
+
+
+def _resolve_parsers(args):
+    import vllm_nemotron
+    from vllm.reasoning import ReasoningParserManager
+    from vllm.tool_parsers import ToolParserManager
+
+    vllm_nemotron.register()
+    if args.tool_call_parser:
+        ToolParserManager.get_tool_parser(args.tool_call_parser)
+    if args.reasoning_parser:
+        ReasoningParserManager.get_reasoning_parser(args.reasoning_parser)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_arguments_match_the_plugin_recipe(rendered, overlay):
+    """Parsers, template and Mamba cache dtype are the ones the plugin's recipe picks."""
+    from vllm_nemotron.recipes import Checkpoint, choose_family
+
+    model = EXPECTED[overlay][0]
+    family, _ = choose_family(Checkpoint(model))
+    for role, template in [rt for w in workloads(rendered[overlay]) for rt in pod_templates(w)]:
+        if not serves_api(role):
+            continue
+        args = parse_serve_args(_vllm_args(_containers(template)[0]))
+        assert args.tool_call_parser == family.tool_parser
+        assert args.enable_auto_tool_choice == (family.tool_parser is not None)
+        assert args.reasoning_parser == family.reasoning_parser
+        assert Path(args.chat_template).name == family.chat_template
+        assert Path(args.chat_template).is_file()
+        assert (args.mamba_ssm_cache_dtype == "float32") == family.hybrid
+        _resolve_parsers(args)
+
+
+def test_gpu_tests_and_kustomize_are_available_in_ci():
+    """Under CI the rendering tool must exist (the other tests would otherwise skip)."""
+    import shutil
+
+    require_tool(shutil.which("kubectl") or shutil.which("kustomize"), "kubectl or kustomize",
+                 "kubectl >= 1.27")
