@@ -1,0 +1,83 @@
+"""End to end on the CPU server (V1 runner) with the tiny hybrid model, whose template opens <think>.
+
+One server for the module; every budget and seed goes out in one concurrent batch.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+from transformers import AutoTokenizer
+
+from tests.harness.server import OpenAIServer
+from vllm_nemotron.thinking_budget.markers import END_TEXT
+from vllm_nemotron.thinking_budget.params import DEFAULT_GRACE
+
+pytestmark = pytest.mark.slow
+
+FQCN = "vllm_nemotron.thinking_budget:ThinkingBudgetLogitsProcessor"
+BUDGETS = [0, 3, 12, 40]
+SEEDS = [1, 2, 3]
+MAX_TOKENS = 90
+MESSAGES = [{"role": "user", "content": "Why is the sky blue?"}]
+
+
+@pytest.fixture(scope="module")
+def server(tiny_hybrid):
+    with OpenAIServer(tiny_hybrid, ["--logits-processors", FQCN, "--max-num-seqs", "32"]) as srv:
+        yield srv
+
+
+def chat(client, seed, budget=None):
+    extra = {} if budget is None else {"vllm_xargs": {"thinking_budget": budget}}
+    return client.chat.completions.create(
+        model=client.models.list().data[0].id, messages=MESSAGES, max_tokens=MAX_TOKENS,
+        temperature=1.0, seed=seed, logprobs=True, extra_body=extra)
+
+
+def thinking_tokens(response) -> int:
+    """Tokens generated before `</think>` (all of them when thinking never closed)."""
+    tokens = [t.token for t in response.choices[0].logprobs.content]
+    return tokens.index("</think>") if "</think>" in tokens else len(tokens)
+
+
+def test_budgets_in_one_concurrent_batch(server, tiny_hybrid):
+    end_len = len(AutoTokenizer.from_pretrained(tiny_hybrid).encode(END_TEXT, add_special_tokens=False))
+    client = server.client()
+    jobs = [(budget, seed) for budget in BUDGETS + [None] for seed in SEEDS]
+    with ThreadPoolExecutor(len(jobs)) as pool:
+        results = dict(zip(jobs, pool.map(lambda job: chat(client, job[1], job[0]), jobs)))
+
+    for (budget, seed), response in results.items():
+        content = response.choices[0].logprobs.content
+        assert response.usage.completion_tokens == len(content)
+        if budget is None:
+            continue
+        thought = thinking_tokens(response)
+        # `</think>` is the end sequence's second-to-last token at the latest
+        assert thought <= budget + DEFAULT_GRACE + end_len - 1, (budget, seed)
+        text = response.choices[0].message.content
+        assert "</think>" in text, (budget, seed)
+        answer = text.split("</think>", 1)[1]
+        assert answer.strip() or response.choices[0].finish_reason == "stop", (budget, seed)
+        # without a budget the same request thinks longer
+        unbudgeted = thinking_tokens(results[(None, seed)])
+        if budget + DEFAULT_GRACE + end_len < unbudgeted:
+            assert thought < unbudgeted
+
+
+@pytest.mark.parametrize("xargs", [
+    {"thinking_budget": -1}, {"thinking_budget": 1.5}, {"thinking_budget": "3"},
+    {"thinking_budget": 10**12}, {"thinking_budget_grace": 4},
+])
+def test_bad_values_get_400_and_server_stays_healthy(server, xargs):
+    client = server.client()
+    body = {"model": client.models.list().data[0].id, "messages": MESSAGES, "max_tokens": 4,
+            "vllm_xargs": xargs}
+    reply = httpx.post(server.url("/v1/chat/completions"), json=body, timeout=60)
+    assert reply.status_code == 400, reply.text
+    assert next(iter(xargs)) in reply.text
+    assert httpx.get(server.url("/health"), timeout=10).status_code == 200
+    assert chat(client, 0, 2).choices[0].message.content
