@@ -299,6 +299,8 @@ class ToolCallScanner:
                 self.depth = 1
                 self.nested_in_str = False
                 self.nested_escape = False
+                if self.name is not None:
+                    self._announce()
                 self._args_piece("{")
             elif c == '"':
                 self._start_string("args")
@@ -391,7 +393,8 @@ class ToolCallScanner:
             if not value:
                 raise _Malformed(i)
             self.name = value
-            self._announce()
+            if self.args_seen:
+                self._announce()
         elif purpose == "args":
             try:
                 parsed = json.loads(value)
@@ -399,10 +402,13 @@ class ToolCallScanner:
                 raise _Malformed(i) from None
             if not isinstance(parsed, dict):
                 raise _Malformed(i)
+            if self.name is not None:
+                self._announce()
             self._args_piece(value)
             self._finish_args()
 
     def _announce(self) -> None:
+        """A call goes out once its name is known and its arguments started as an object."""
         self.call_index = self.n_calls
         self.n_calls += 1
         self.calls_in_block += 1
@@ -434,6 +440,8 @@ class ToolCallScanner:
     def _end_object(self, i: int) -> None:
         if self.name is None:
             raise _Malformed(i)
+        if self.call_index is None:
+            self._announce()
         if not self.args_seen:
             self._args_piece("{}")
         arguments = "".join(self.args_parts)
