@@ -261,11 +261,16 @@ class _ThinkReasoningParser(ReasoningParser):
         return []
 
     def count_reasoning_tokens(self, token_ids: Sequence[int]) -> int:
-        return sum(
-            1
-            for _, before, after in self._token_modes(token_ids)
-            if before == after == REASONING
-        )
+        """Tokens that released reasoning text (exact when tags are single tokens)."""
+        splitter = self._new_splitter()
+        count = 0
+        for token_id in token_ids:
+            if token_id in (self.start_token_id, self.end_token_id):
+                reasoning, _ = splitter.feed(THINK_START if token_id == self.start_token_id else THINK_END)
+            else:
+                reasoning, _ = splitter.feed(self._decode([token_id]))
+            count += bool(reasoning)
+        return count
 
 
 def _message(reasoning: str, content: str) -> DeltaMessage | None:

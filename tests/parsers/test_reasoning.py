@@ -1,0 +1,108 @@
+"""`nano_v3` and `llama_nemotron_thinking`: corpus, token-id views, and tags as one token
+or as ordinary pieces of text (the CharTokenizer cuts every tag into characters)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.parsers.drive import (
+    CharTokenizer, Result, char_chunks, make, non_streaming, streaming, token_chunks,
+)
+
+OPEN = "<|im_start|>assistant\n<think>\n"
+CLOSED = "<|im_start|>assistant\n<think></think>"
+CALL = '<TOOLCALL>[{"name": "f", "arguments": {"a": 1}}]</TOOLCALL>'
+
+# (reasoning parser, prompt, template kwargs, output, reasoning, content, calls)
+CORPUS = [
+    ("nano_v3", OPEN, {}, "Let me think.</think>Paris.", "Let me think.", "Paris.", []),
+    ("nano_v3", OPEN, {}, "<think>Again.</think>\nParis.", "Again.", "\nParis.", []),
+    ("nano_v3", OPEN, {}, "cut off inside reasoning", "cut off inside reasoning", "", []),
+    ("nano_v3", OPEN, {}, "ends with half a tag </thi", "ends with half a tag </thi", "", []),
+    ("nano_v3", OPEN, {}, "</think>Only content.", "", "Only content.", []),
+    ("nano_v3", OPEN, {}, "a < b </think > c", "a < b </think > c", "", []),
+    ("nano_v3", OPEN, {}, "I'll call f.</think>" + CALL, "I'll call f.", "", [("f", '{"a": 1}')]),
+    ("nano_v3", OPEN, {}, "r</think>x </think> <think>y", "r", "x </think> <think>y", []),
+    ("nano_v3", OPEN, {"enable_thinking": False}, "All <think>content</think>.",
+     "", "All <think>content</think>.", []),
+    ("nano_v3", CLOSED, {}, "Closed in the prompt.</think>", "", "Closed in the prompt.</think>", []),
+    ("llama_nemotron_thinking", "detailed thinking on", {}, "<think>\nHmm.\n</think>\n\nParis.",
+     "\nHmm.\n", "\n\nParis.", []),
+    ("llama_nemotron_thinking", "detailed thinking on", {}, "<think>cut off", "cut off", "", []),
+    ("llama_nemotron_thinking", "detailed thinking on", {}, "No think block.", "", "No think block.", []),
+    ("llama_nemotron_thinking", "detailed thinking on", {}, "<thi", "", "<thi", []),
+    ("llama_nemotron_thinking", "detailed thinking on", {}, " <think>x</think>", "", " <think>x</think>", []),
+    ("llama_nemotron_thinking", "detailed thinking on", {}, "<think></think>" + CALL, "", "", [("f", '{"a": 1}')]),
+    ("llama_nemotron_thinking", "detailed thinking off", {}, "<think>x</think>y", "", "<think>x</think>y", []),
+    ("llama_nemotron_thinking", "sys", {"enable_thinking": False}, "<think>x</think>y", "", "<think>x</think>y", []),
+]
+
+
+@pytest.mark.parametrize("name,prompt,kw,text,reasoning,content,calls", CORPUS)
+@pytest.mark.parametrize("tags", ["one token", "pieces"])
+def test_corpus(tag_tokenizer, tags, name, prompt, kw, text, reasoning, content, calls):
+    tok = tag_tokenizer if tags == "one token" else CharTokenizer()
+    prompt_ids = tok.encode(prompt, add_special_tokens=False)
+    expected = Result(reasoning, content, calls).normalized()
+    args = dict(tool="llama_nemotron_json", reasoning=name, **kw)
+    assert non_streaming(tok, text, prompt_ids, **args).normalized() == expected
+    chunkings = [char_chunks(text, range(len(text))), char_chunks(text, range(0, len(text), 4))]
+    if tags == "one token":
+        chunkings.append(token_chunks(tok, text, range(len(text))))
+    for chunks in chunkings:
+        if tags == "pieces":
+            chunks = [(t, [ord(c) for c in t]) for t, _ in chunks]
+        assert streaming(tok, chunks, prompt_ids, **args).normalized() == expected
+
+
+@pytest.mark.parametrize("tags", ["one token", "pieces"])
+def test_token_views(tag_tokenizer, tags):
+    """is_reasoning_end / is_reasoning_end_streaming / extract_content_ids / count agree."""
+    tok = tag_tokenizer if tags == "one token" else CharTokenizer()
+    enc = lambda s: tok.encode(s, add_special_tokens=False)  # noqa: E731
+    parser = make(tok, reasoning="nano_v3").reasoning_parser
+    assert parser.is_reasoning_end(enc(CLOSED)) and not parser.is_reasoning_end(enc(OPEN))
+    assert make(tok, reasoning="nano_v3", enable_thinking=False).reasoning_parser.is_reasoning_end(enc(OPEN))
+    llama = make(tok, reasoning="llama_nemotron_thinking").reasoning_parser
+    assert not llama.is_reasoning_end(enc("detailed thinking on"))
+    assert llama.is_reasoning_end(enc("detailed thinking off"))
+
+    prompt, reasoning, content = enc(OPEN), enc("step one step two"), enc("Answer")
+    output = reasoning + enc("</think>") + content
+    fresh = make(tok, reasoning="nano_v3").reasoning_parser
+    assert fresh.extract_content_ids(output) == content
+    assert fresh.count_reasoning_tokens(output) >= len(reasoning)
+    assert fresh.count_reasoning_tokens(output) <= len(reasoning) + len(enc("</think>"))
+    # The engine-side gate, one token per step: ends exactly on the last piece of </think>.
+    gate = make(tok, reasoning="nano_v3").reasoning_parser
+    ended_at = [i for i in range(len(output))
+                if gate.is_reasoning_end_streaming(prompt + output[: i + 1], [output[i]])]
+    assert ended_at and ended_at[0] == len(reasoning) + len(enc("</think>")) - 1
+    # Rechecking shorter speculative windows (vLLM pops tokens) gives the same answers.
+    again = make(tok, reasoning="nano_v3").reasoning_parser
+    full = prompt + output
+    assert again.is_reasoning_end_streaming(full, output)
+    assert not again.is_reasoning_end_streaming(full[:-len(content) - 1], output[:-len(content) - 1])
+
+
+class SpecialTagTokenizer(CharTokenizer):
+    """Tags are special tokens that decoding with skip_special_tokens drops."""
+
+    TAGS = {"<think>": 0x1000, "</think>": 0x1001, "<TOOLCALL>": 0x1002}
+
+    def get_vocab(self):
+        return {**super().get_vocab(), **self.TAGS}
+
+    def decode(self, ids, skip_special_tokens=False):
+        names = {v: k for k, v in self.TAGS.items()}
+        return "".join(("" if skip_special_tokens else names[i]) if i in names else chr(i)
+                       for i in ids)
+
+
+def test_special_tags_are_kept_in_the_text():
+    from tests.parsers.drive import request
+
+    parser = make(SpecialTagTokenizer(), tool="llama_nemotron_json", reasoning="nano_v3")
+    assert parser.adjust_request(request()).skip_special_tokens is False
+    plain = make(CharTokenizer(), tool="llama_nemotron_json", reasoning="nano_v3")
+    assert plain.adjust_request(request()).skip_special_tokens is True
