@@ -44,18 +44,24 @@ def thinking_tokens(response) -> int:
 
 
 def test_budgets_in_one_concurrent_batch(server, tiny_hybrid):
-    end_len = len(AutoTokenizer.from_pretrained(tiny_hybrid).encode(END_TEXT, add_special_tokens=False))
+    tokenizer = AutoTokenizer.from_pretrained(tiny_hybrid)
+    end_ids = tokenizer.encode(END_TEXT, add_special_tokens=False)
+    end_len = len(end_ids)
+    close_at = end_ids.index(tokenizer.convert_tokens_to_ids("</think>"))
     client = server.client()
     jobs = [(budget, seed) for budget in BUDGETS + [None] for seed in SEEDS]
     with ThreadPoolExecutor(len(jobs)) as pool:
         results = dict(zip(jobs, pool.map(lambda job: chat(client, job[1], job[0]), jobs)))
 
+    longer = 0
     for (budget, seed), response in results.items():
         content = response.choices[0].logprobs.content
         assert response.usage.completion_tokens == len(content)
         if budget is None:
             continue
         thought = thinking_tokens(response)
+        if budget == 0:  # the end sequence comes first
+            assert thought == close_at, seed
         # `</think>` is the end sequence's second-to-last token at the latest
         assert thought <= budget + DEFAULT_GRACE + end_len - 1, (budget, seed)
         text = response.choices[0].message.content
@@ -66,6 +72,8 @@ def test_budgets_in_one_concurrent_batch(server, tiny_hybrid):
         unbudgeted = thinking_tokens(results[(None, seed)])
         if budget + DEFAULT_GRACE + end_len < unbudgeted:
             assert thought < unbudgeted
+            longer += 1
+    assert longer >= len(SEEDS)  # at least the budget-0 requests were cut short
 
 
 @pytest.mark.parametrize("xargs", [
