@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+
+# The CPU build sizes its KV cache from this (GiB); without it an engine asks for most of RAM.
+os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from tests.harness.server import OpenAIServer
 

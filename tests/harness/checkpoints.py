@@ -2,6 +2,7 @@
 
 from vllm_nemotron.tiny import (  # noqa: F401
     SPECIAL_TOKENS,
+    TAG_TOKENS,
     build_llama,
     build_nemotron4,
     build_nemotron_h,

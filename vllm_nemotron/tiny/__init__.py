@@ -4,7 +4,7 @@ No hub access is needed: the tokenizer is trained on the fly and weights are ran
 """
 
 from .checkpoints import build_llama, build_nemotron4, build_nemotron_h, chat_template
-from .tokenizer import SPECIAL_TOKENS, save_tokenizer
+from .tokenizer import SPECIAL_TOKENS, TAG_TOKENS, save_tokenizer
 
-__all__ = ["SPECIAL_TOKENS", "build_llama", "build_nemotron4", "build_nemotron_h",
+__all__ = ["SPECIAL_TOKENS", "TAG_TOKENS", "build_llama", "build_nemotron4", "build_nemotron_h",
            "chat_template", "save_tokenizer"]

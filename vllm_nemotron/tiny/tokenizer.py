@@ -11,7 +11,10 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
-# Tags that the families' templates and parsers rely on; each is one vocabulary entry.
+# Tokens that the families' templates and parsers rely on; each is one vocabulary entry.
+# Control tokens come first (their ids are fixed by this order) and are special: decoding
+# skips them. Tags after them are ordinary added tokens, kept in decoded text, as in the
+# real checkpoints, so parsers see `<think>` and `<TOOLCALL>` in the output.
 SPECIAL_TOKENS = [
     "<|end_of_text|>",
     "<|begin_of_text|>",
@@ -22,6 +25,8 @@ SPECIAL_TOKENS = [
     "<|im_end|>",
     "<extra_id_0>",
     "<extra_id_1>",
+]
+TAG_TOKENS = [
     "<think>",
     "</think>",
     "<TOOLCALL>",
@@ -60,12 +65,16 @@ def _tokenizer_json(vocab_size: int) -> str:
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
-        special_tokens=SPECIAL_TOKENS,
+        special_tokens=SPECIAL_TOKENS + TAG_TOKENS,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
     tok.train_from_iterator(_CORPUS * 20, trainer=trainer)
-    return tok.to_str()
+    data = json.loads(tok.to_str())
+    for added in data["added_tokens"]:
+        if added["content"] in TAG_TOKENS:
+            added["special"] = False
+    return json.dumps(data)
 
 
 def save_tokenizer(

@@ -1,0 +1,147 @@
+"""The plugin as vLLM sees it: entry point, registration in every process, CLI, demo."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+import vllm_nemotron as plugin
+
+PY = sys.executable
+
+
+def run_python(code: str, timeout: float = 300) -> str:
+    out = subprocess.run([PY, "-c", code], capture_output=True, text=True, timeout=timeout,
+                         env={**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1"})
+    assert out.returncode == 0, out.stderr[-4000:]
+    return out.stdout
+
+
+def test_import_is_light_and_register_is_lazy_and_idempotent():
+    code = """
+import json, sys
+import vllm_nemotron
+heavy = [m for m in ("torch", "vllm", "transformers") if m in sys.modules]
+from vllm.plugins import load_general_plugins
+load_general_plugins()
+vllm_nemotron.register()  # a second call must be harmless
+from vllm import ModelRegistry
+from vllm.reasoning import ReasoningParserManager
+from vllm.tool_parsers import ToolParserManager
+loaded = [m for m in sys.modules if m.startswith(("vllm_nemotron.models", "vllm_nemotron.parsers"))]
+print(json.dumps({
+    "heavy_on_import": heavy,
+    "registered": vllm_nemotron._registered,
+    "models": {a: str(ModelRegistry.models[a]) for a in vllm_nemotron.MODEL_CLASSES},
+    "tool": {n: ToolParserManager.lazy_parsers.get(n) for n in vllm_nemotron.TOOL_PARSERS},
+    "reasoning": {n: ReasoningParserManager.lazy_parsers.get(n) for n in vllm_nemotron.REASONING_PARSERS},
+    "eagerly_loaded": loaded,
+}))
+"""
+    state = json.loads(run_python(code).strip().splitlines()[-1])
+    assert state["heavy_on_import"] == []
+    assert state["registered"] is True
+    for arch, target in plugin.MODEL_CLASSES.items():
+        assert target.split(":")[0] in state["models"][arch]
+    for kind, table in (("tool", plugin.TOOL_PARSERS), ("reasoning", plugin.REASONING_PARSERS)):
+        for name, target in table.items():
+            assert ":".join(state[kind][name]) == target
+    assert state["eagerly_loaded"] == []
+
+
+def test_register_is_safe_without_vllm_plugins_env(monkeypatch):
+    """VLLM_PLUGINS naming another plugin: ours stays out, nothing breaks."""
+    monkeypatch.setenv("VLLM_PLUGINS", "someone_else")
+    out = subprocess.run([PY, "-c", "from vllm.plugins import load_general_plugins; "
+                          "load_general_plugins(); import vllm_nemotron; print(vllm_nemotron._registered)"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().endswith("False")
+
+
+@pytest.mark.parametrize("argv, code, text", [
+    ([], 2, "usage: vllm-nemotron"),
+    (["--help"], 0, "doctor"),
+    (["frobnicate"], 2, "unknown command 'frobnicate'"),
+])
+def test_cli_dispatch(argv, code, text, capsys):
+    from vllm_nemotron.cli import main
+
+    assert main(argv) == code
+    captured = capsys.readouterr()
+    assert text in captured.out + captured.err
+
+
+def test_doctor_reports_every_piece_loading():
+    out = subprocess.run([os.path.join(os.path.dirname(PY), "vllm-nemotron"), "doctor"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr[-3000:]
+    assert "vllm-cpu 0.32.0" in out.stdout or "vLLM          vllm " in out.stdout
+    for name in [*plugin.MODEL_CLASSES, *plugin.TOOL_PARSERS, *plugin.REASONING_PARSERS]:
+        assert f"ok    " in out.stdout and name in out.stdout
+    assert "FAIL" not in out.stdout
+
+
+def _worker_state(worker) -> dict:
+    """Runs inside a vLLM worker process: did the plugin register there, which class runs?"""
+    import os
+
+    import vllm_nemotron
+
+    model = worker.model_runner.model
+    return {"pid": os.getpid(), "registered": vllm_nemotron._registered,
+            "model_class": f"{type(model).__module__}:{type(model).__name__}"}
+
+
+@pytest.mark.slow
+def test_offline_llm_runs_plugin_in_engine_and_worker_processes(tiny_hybrid, monkeypatch):
+    from vllm import LLM, SamplingParams
+
+    # lets collective_rpc ship `_worker_state` (a function) to the worker
+    monkeypatch.setenv("VLLM_ALLOW_INSECURE_SERIALIZATION", "1")
+
+    llm = LLM(str(tiny_hybrid), dtype="float32", max_model_len=1024, enforce_eager=True)
+    try:
+        outputs = llm.generate(["Hello there", "The capital of France is"],
+                               SamplingParams(max_tokens=8, temperature=0.0))
+        assert all(len(o.outputs[0].token_ids) == 8 for o in outputs)
+        (state,) = llm.collective_rpc(_worker_state)
+    finally:
+        del llm
+    assert state["pid"] != os.getpid()  # the worker is another process
+    assert state["registered"] is True
+    expected = plugin.MODEL_CLASSES.get("NemotronHForCausalLM")
+    if expected:
+        assert state["model_class"] == expected
+
+
+@pytest.mark.slow
+def test_demo_serves_answers_and_stops_on_ctrl_c(tmp_path):
+    proc = subprocess.Popen([os.path.join(os.path.dirname(PY), "vllm-nemotron"), "demo",
+                             "--dir", str(tmp_path)], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1"})
+    lines: list[str] = []
+    deadline = time.monotonic() + 400
+    try:
+        for line in proc.stdout:
+            lines.append(line)
+            if "Press Ctrl-C to stop." in line or time.monotonic() > deadline:
+                break
+        out = "".join(lines)
+        assert "Press Ctrl-C to stop." in out, out[-4000:]
+        assert "--- chat completion ---" in out and "streamed deltas" in out
+        assert "Server ready at http://127.0.0.1:" in out
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, rest[-3000:]
+    assert "Stopped the server" in rest
