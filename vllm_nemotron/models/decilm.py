@@ -59,12 +59,25 @@ from vllm_nemotron.configs.nemotron_nas import (
 
 
 def block_configs_of(config) -> list[BlockConfig]:
-    """The validated per-layer blocks, whichever config class (ours or remote) parsed them."""
-    return parse_block_configs(
+    """The validated per-layer blocks, whichever config class (ours or remote) parsed them.
+
+    Refuses what vLLM's attention cannot express rather than serving a different model:
+    a sliding window becomes vLLM's per-layer sliding window, attention sinks have no
+    equivalent.
+    """
+    blocks = parse_block_configs(
         config.block_configs,
         num_hidden_layers=config.num_hidden_layers,
         num_attention_heads=config.num_attention_heads,
     )
+    for i, block in enumerate(blocks):
+        if block.attention.is_full and block.attention.num_sink_tokens:
+            raise BlockConfigError(
+                f"block_configs[{i}].attention.num_sink_tokens="
+                f"{block.attention.num_sink_tokens}: attention sinks cannot be expressed "
+                "with vLLM's attention; refusing to serve a different model"
+            )
+    return blocks
 
 
 class GatedActivation(nn.Module):
@@ -99,12 +112,6 @@ class DeciLMAttention(nn.Module):
         prefix: str,
     ) -> None:
         super().__init__()
-        if block.num_sink_tokens:
-            raise ValueError(
-                f"block_configs[{layer_idx}].attention.num_sink_tokens="
-                f"{block.num_sink_tokens}: attention sinks cannot be expressed with "
-                "vLLM's attention; refusing to serve a different model"
-            )
         tp_size = get_tensor_model_parallel_world_size()
         hidden_size = config.hidden_size
         total_heads = config.num_attention_heads
