@@ -11,16 +11,26 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 # architecture -> "module:Class" of our vLLM model class
-MODEL_CLASSES: dict[str, str] = {}
+MODEL_CLASSES: dict[str, str] = {
+    "DeciLMForCausalLM": "vllm_nemotron.models.decilm:DeciLMForCausalLM",
+    "NemotronHForCausalLM": "vllm_nemotron.models.nemotron_h:NemotronHForCausalLM",
+}
 
 # --tool-call-parser name -> "module:Class"
-TOOL_PARSERS: dict[str, str] = {}
+TOOL_PARSERS: dict[str, str] = {
+    "llama_nemotron_json": "vllm_nemotron.parsers.llama_nemotron_json_tool_parser:LlamaNemotronJsonToolParser",
+    "nemotron_mini": "vllm_nemotron.parsers.nemotron_mini_tool_parser:NemotronMiniToolParser",
+}
 
 # --reasoning-parser name -> "module:Class"
-REASONING_PARSERS: dict[str, str] = {}
+REASONING_PARSERS: dict[str, str] = {
+    "nano_v3": "vllm_nemotron.parsers.nano_v3_reasoning_parser:NanoV3ReasoningParser",
+    "llama_nemotron_thinking":
+        "vllm_nemotron.parsers.nano_v3_reasoning_parser:LlamaNemotronThinkingReasoningParser",
+}
 
 # functions that register config classes (so checkpoints load without --trust-remote-code)
-CONFIG_REGISTRARS: list[str] = []
+CONFIG_REGISTRARS: list[str] = ["vllm_nemotron.configs:register_configs"]
 
 _registered = False
 
