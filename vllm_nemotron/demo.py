@@ -18,18 +18,17 @@ from pathlib import Path
 MODEL_NAME = "tiny-nemotron-h"
 
 
-def server_args() -> list[str]:
-    """vLLM flags that turn on every registered plugin piece for a Nemotron-H model."""
+def server_args(model_dir: Path) -> list[str]:
+    """The family recipe `vllm-nemotron serve` would use (parsers, template, Mamba cache)."""
     import torch
 
-    import vllm_nemotron as plugin
+    from vllm_nemotron.recipes import make_recipe, merge_args
 
-    args = ["--max-model-len", "4096", "--dtype", "bfloat16" if torch.cuda.is_available() else "float32"]
-    if "llama_nemotron_json" in plugin.TOOL_PARSERS:
-        args += ["--enable-auto-tool-choice", "--tool-call-parser", "llama_nemotron_json"]
-    if "nano_v3" in plugin.REASONING_PARSERS:
-        args += ["--reasoning-parser", "nano_v3"]
-    return args
+    recipe = make_recipe(str(model_dir))
+    for reason in recipe.reasons:
+        print(f"  recipe: {reason}")
+    dtype = "bfloat16" if torch.cuda.is_available() else "float32"
+    return merge_args(recipe.args, ["--dtype", dtype])
 
 
 def run_client(base_url: str) -> None:
@@ -80,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     workdir = args.dir or Path(tempfile.mkdtemp(prefix="vllm-nemotron-demo-"))
     print(f"Building a tiny random Nemotron-H checkpoint in {workdir} ...")
     model_dir = build_nemotron_h(workdir / MODEL_NAME)
-    server = OpenAIServer(model_dir, server_args(), timeout=args.timeout, served_model_name=MODEL_NAME)
+    server = OpenAIServer(model_dir, server_args(model_dir), timeout=args.timeout,
+                          served_model_name=MODEL_NAME)
     print(f"Starting vLLM: {' '.join(server.command())}")
     print(f"(server log: {server.log_path})")
     try:
