@@ -285,7 +285,12 @@ def make_recipe(model: str, family: str | None = None, gpus: GPUs | None = None)
         max_len, len_why = config_len, f"config.json max_position_embeddings is {config_len}"
     args += ["--max-model-len", str(max_len)]
     reasons.append(f"max model len {max_len}: {len_why}")
-    tp, tp_why = suggest_tensor_parallel(ckpt, fam, gpus if gpus is not None else GPUs.present())
+    gpus = gpus if gpus is not None else GPUs.present()
+    if fam.hybrid and gpus.count == 0:
+        args += ["--no-enable-prefix-caching"]
+        reasons.append("prefix caching off: on the CPU build, vLLM 0.32's Mamba scan returns no "
+                       "per-chunk states, so a cached hybrid crashes on multi-chunk prompts")
+    tp, tp_why = suggest_tensor_parallel(ckpt, fam, gpus)
     if tp > 1:
         args += ["--tensor-parallel-size", str(tp)]
     reasons.append(tp_why)

@@ -57,6 +57,9 @@ def test_hub_name_recipe(model, family, tool, reasoning, template, hybrid, max_l
     assert flag(recipe.args, "--mamba-ssm-cache-dtype") == ("float32" if hybrid else None)
     assert flag(recipe.args, "--max-model-len") == str(max_len)
     assert flag(recipe.args, "--tensor-parallel-size") is None  # no GPU: TP 1, no flag
+    # CPU build: the hybrid's Mamba prefix caching crashes there (per-chunk states missing).
+    assert (flag(recipe.args, "--no-enable-prefix-caching") == "") == hybrid
+    assert "--no-enable-prefix-caching" not in make_recipe(model, gpus=GPUs(8, 80 * GiB)).args
 
 
 def write_config(path: Path, **config) -> Path:
