@@ -145,3 +145,23 @@ def test_demo_serves_answers_and_stops_on_ctrl_c(tmp_path):
             proc.kill()
     assert proc.returncode == 0, rest[-3000:]
     assert "Stopped the server" in rest
+
+
+@pytest.mark.slow
+def test_plugin_server_answers_openai_client_streamed_and_not(plugin_server):
+    """The session server (every plugin piece on) serves chat through the openai SDK."""
+    client = plugin_server.client()
+    text = 'Hello! {"city": "Paris"} costs 3 € — ok.'
+    request = dict(model=plugin_server.model, max_tokens=64,
+                   messages=[{"role": "user", "content": "Say hello."}],
+                   extra_body={"vllm_xargs": {"script": text},
+                               "chat_template_kwargs": {"enable_thinking": False}})
+    reply = client.chat.completions.create(**request)
+    assert reply.choices[0].message.content == text
+    assert reply.choices[0].finish_reason == "stop"
+    assert reply.usage.completion_tokens > 0
+
+    chunks = [c for c in client.chat.completions.create(stream=True, **request) if c.choices]
+    assert "".join(c.choices[0].delta.content or "" for c in chunks) == text
+    assert chunks[-1].choices[0].finish_reason == "stop"
+    assert plugin_server.healthy()
