@@ -1,0 +1,115 @@
+"""End to end through the CPU OpenAI server and the `openai` client, streamed and not.
+
+The tiny random Nemotron-H model is forced to say a chosen text by the harness's scripted
+logits processor; the server loads our parser files as drop-in plugins (the model-card way),
+with the Nemotron-3-Nano template that opens `<think>` in the prompt.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.harness.server import OpenAIServer
+
+pytestmark = pytest.mark.slow
+
+ARGS = [
+    "--enable-auto-tool-choice",
+    "--tool-parser-plugin", "parsers/llama_nemotron_json_tool_parser.py",
+    "--tool-call-parser", "llama_nemotron_json",
+    "--reasoning-parser-plugin", "parsers/nano_v3_reasoning_parser.py",
+    "--reasoning-parser", "nano_v3",
+    "--logits-processors", "tests.harness.scripted:ScriptedOutput",
+]
+TOOLS = [{"type": "function", "function": {
+    "name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]
+SCRIPT = ('Paris is the capital.</think>Let me check. '
+          '<TOOLCALL>[{"name": "get_weather", "arguments": {"city": "Paris"}}]</TOOLCALL>')
+
+
+@pytest.fixture(scope="module")
+def server(tiny_hybrid):
+    with OpenAIServer(tiny_hybrid, ARGS, env={"VLLM_CPU_KVCACHE_SPACE": "1"}) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tiny_hybrid):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(tiny_hybrid))
+
+
+def ask(server, stream: bool, xargs: dict, **kw):
+    client = server.client()
+    common = dict(model=client.models.list().data[0].id,
+                  messages=[{"role": "user", "content": "Weather in Paris?"}],
+                  tools=TOOLS, max_tokens=200, temperature=0.0,
+                  extra_body={"vllm_xargs": xargs, **kw})
+    if not stream:
+        response = client.chat.completions.create(**common)
+        message = response.choices[0].message
+        calls = [(c.function.name, c.function.arguments) for c in message.tool_calls or []]
+        return (getattr(message, "reasoning", None) or "", message.content or "", calls,
+                response.choices[0].finish_reason, response.usage)
+    reasoning, content, names, args, finish, usage = "", "", {}, {}, None, None
+    for chunk in client.chat.completions.create(
+            **common, stream=True, stream_options={"include_usage": True}):
+        usage = chunk.usage or usage
+        if not chunk.choices:
+            continue
+        choice = chunk.choices[0]
+        finish = choice.finish_reason or finish
+        delta = choice.delta
+        reasoning += getattr(delta, "reasoning", None) or ""
+        content += delta.content or ""
+        for call in delta.tool_calls or []:
+            if call.function and call.function.name:
+                assert call.index not in names
+                names[call.index] = call.function.name
+            if call.function and call.function.arguments:
+                args[call.index] = args.get(call.index, "") + call.function.arguments
+    calls = [(names[i], args.get(i, "")) for i in sorted(names)]
+    return reasoning, content, calls, finish, usage
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_reasoning_content_and_tool_call(server, stream):
+    reasoning, content, calls, finish, usage = ask(server, stream, {"script": SCRIPT})
+    assert reasoning == "Paris is the capital."
+    assert content.strip() == "Let me check."
+    assert [(n, json.loads(a)) for n, a in calls] == [("get_weather", {"city": "Paris"})]
+    assert finish == "tool_calls"
+    assert usage.completion_tokens_details.reasoning_tokens > 0
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_tags_split_into_pieces(server, tokenizer, stream):
+    """`</think>` and `<TOOLCALL>` arrive as several ordinary tokens, not the tag tokens."""
+    enc = lambda s: tokenizer.encode(s, add_special_tokens=False)  # noqa: E731
+    ids = (enc("Hmm.") + enc("</") + enc("think") + enc(">") + enc("Ok ") + enc("<TOOL")
+           + enc("CALL>") + enc('[{"name": "get_weather", "arguments": {"city": "Rome"}}]'))
+    assert tokenizer.convert_tokens_to_ids("</think>") not in ids
+    reasoning, content, calls, _, _ = ask(server, stream, {"script_ids": ids})
+    assert (reasoning, content.strip()) == ("Hmm.", "Ok")
+    assert [(n, json.loads(a)) for n, a in calls] == [("get_weather", {"city": "Rome"})]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_thinking_off_is_all_content(server, stream):
+    text = "No reasoning here.</think> Plain."
+    reasoning, content, calls, _, _ = ask(
+        server, stream, {"script": text}, chat_template_kwargs={"enable_thinking": False})
+    assert (reasoning, content, calls) == ("", text, [])
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_cut_off_inside_reasoning_and_malformed_call(server, stream):
+    reasoning, content, calls, _, _ = ask(server, stream, {"script": "Still thinking about"})
+    assert (reasoning, content, calls) == ("Still thinking about", "", [])
+    bad = "r</think><TOOLCALL>[{oops}]</TOOLCALL>"
+    reasoning, content, calls, finish, _ = ask(server, stream, {"script": bad})
+    assert (reasoning, content, calls) == ("r", "<TOOLCALL>[{oops}]</TOOLCALL>", [])
+    assert finish == "stop"
