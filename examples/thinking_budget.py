@@ -13,25 +13,30 @@ from __future__ import annotations
 import argparse
 import time
 
+import httpx
 from openai import OpenAI
 
 
+def chat_prompt(client, model, messages) -> str:
+    """The chat-templated prompt text, rendered by the server (vLLM's /tokenize, /detokenize)."""
+    root = str(client.base_url).rstrip("/").removesuffix("/v1")
+    tokens = httpx.post(f"{root}/tokenize", json={
+        "model": model, "messages": messages, "add_generation_prompt": True}).json()["tokens"]
+    return httpx.post(f"{root}/detokenize", json={"model": model, "tokens": tokens}).json()["prompt"]
+
+
 def two_calls(client, model, messages, budget, max_tokens):
-    """Cut at the budget with a first completion, then continue after a closed thought."""
+    """Cut at the budget with a first completion, then re-send it with the thought closed."""
     start = time.perf_counter()
-    first = client.chat.completions.create(model=model, messages=messages, max_tokens=budget)
-    thought = first.choices[0].message.reasoning or first.choices[0].message.content or ""
-    used = first.usage.completion_tokens
-    if first.choices[0].finish_reason == "length":
-        # Re-send everything with the thought closed, as the assistant's own continuation.
-        second = client.chat.completions.create(
-            model=model, max_tokens=max_tokens - used,
-            messages=[*messages, {"role": "assistant", "content": f"<think>\n{thought}\n</think>\n\n"}],
-            extra_body={"continue_final_message": True, "add_generation_prompt": False})
+    prompt = chat_prompt(client, model, messages)
+    first = client.completions.create(model=model, prompt=prompt, max_tokens=budget)
+    thought, used = first.choices[0].text, first.usage.completion_tokens
+    answer = thought
+    if first.choices[0].finish_reason == "length" and "</think>" not in thought:
+        second = client.completions.create(
+            model=model, prompt=prompt + thought + "\n</think>\n\n", max_tokens=max_tokens - used)
         used += second.usage.completion_tokens
-        answer = second.choices[0].message.content
-    else:
-        answer = first.choices[0].message.content
+        answer = second.choices[0].text
     return answer, used, time.perf_counter() - start
 
 
@@ -40,7 +45,8 @@ def one_pass(client, model, messages, budget, max_tokens):
     reply = client.chat.completions.create(
         model=model, messages=messages, max_tokens=max_tokens,
         extra_body={"vllm_xargs": {"thinking_budget": budget}})
-    return reply.choices[0].message.content, reply.usage.completion_tokens, time.perf_counter() - start
+    answer = reply.choices[0].message.content or ""
+    return answer.split("</think>")[-1], reply.usage.completion_tokens, time.perf_counter() - start
 
 
 def main():
