@@ -19,5 +19,11 @@ if [ "$build" = cpu ]; then
     # `import transformers` model classes ("operator torchvision::nms does not exist").
     "$venv/bin/python" -m pip uninstall -q -y torchvision torchaudio torchcodec || true
 fi
+# The deploy tests scan the Kubernetes manifests with checkov, whose pins clash with vLLM's:
+# it gets an environment of its own (tests find it as .venv-checkov/bin/checkov).
+if [ ! -x .venv-checkov/bin/checkov ]; then
+    python3 -m venv .venv-checkov
+    .venv-checkov/bin/python -m pip install -q checkov==3.3.30
+fi
 "$venv/bin/vllm-nemotron" doctor
 echo "Ready: $venv/bin/vllm-nemotron demo   |   $venv/bin/python -m pytest"

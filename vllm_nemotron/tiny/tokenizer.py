@@ -25,6 +25,9 @@ SPECIAL_TOKENS = [
     "<|im_end|>",
     "<extra_id_0>",
     "<extra_id_1>",
+    "<SPECIAL_10>",  # Nemotron-Nano-9B-v2 turn markers; <SPECIAL_12> ends its turns
+    "<SPECIAL_11>",
+    "<SPECIAL_12>",
 ]
 TAG_TOKENS = [
     "<think>",
@@ -41,7 +44,10 @@ TAG_TOKENS = [
     "</AVAILABLE_TOOLS>",
     "<TOOL_RESPONSE>",
     "</TOOL_RESPONSE>",
-    "<SPECIAL_12>",
+    "<tool_call>",  # Nemotron-3-Nano tool calls and results
+    "</tool_call>",
+    "<tool_response>",
+    "</tool_response>",
 ]
 
 _CORPUS = [
