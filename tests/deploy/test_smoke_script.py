@@ -7,6 +7,7 @@ scripted text would fight the budget processor); it runs on a GPU with a real ch
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -43,7 +44,8 @@ def test_check_fails_when_the_model_answers_wrong(plugin_server, check):
 def test_health_check_and_command_line(plugin_server):
     """smoke.sh end to end: health passes; a wrong model name fails with exit status 1."""
     ok = subprocess.run(["bash", str(DEPLOY / "smoke.sh"), plugin_server.url(""), "--only",
-                         "health"], capture_output=True, text=True, timeout=120)
+                         "health"], capture_output=True, text=True, timeout=120,
+                        env={**os.environ, "PYTHON": sys.executable})
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "1 passed, 0 failed" in ok.stdout
     bad = subprocess.run([sys.executable, str(DEPLOY / "smoke.py"), plugin_server.url(""),

@@ -34,11 +34,13 @@ def full_ffn(**width) -> dict:
 NO_OP = {"no_op": True, "replace_with_linear": False}
 LINEAR = {"no_op": False, "replace_with_linear": True}
 
-# One checkpoint that exercises every block variant (layer: attention | ffn):
+# One checkpoint that exercises every block variant (layer: attention | ffn). The first
+# attention that is not a no-op is a linear replacement (Nemotron-51B's layout), which in-tree
+# vLLM's architecture summary cannot read.
 VARIANT_BLOCKS = [
     {"attention": NO_OP, "ffn": full_ffn(ffn_mult=1.5)},                          # no-op attn first
-    {"attention": full_attention(2), "ffn": full_ffn(intermediate_size=192)},     # GQA 2 KV heads
     {"attention": LINEAR, "ffn": full_ffn(ffn_mult=2.0, hidden_act="gelu")},      # linear attn
+    {"attention": full_attention(2), "ffn": full_ffn(intermediate_size=192)},     # GQA 2 KV heads
     {"attention": full_attention(4), "ffn": LINEAR},                              # 1 KV head
     {"attention": NO_OP, "ffn": full_ffn(intermediate_size=320)},                 # FFN-only
     {"attention": NO_OP, "ffn": full_ffn(ffn_mult=1.0, hidden_act="gelu_pytorch_tanh")},

@@ -95,7 +95,7 @@ def test_register_is_idempotent_and_autoconfig_needs_no_remote_code(checkpoint):
     config = AutoConfig.from_pretrained(str(checkpoint), trust_remote_code=False)
     assert isinstance(config, NemotronNasConfig)
     assert config.block_configs[3].attention.n_heads_in_group == 4
-    assert config.block_configs[2].attention.replace_with_linear
+    assert config.block_configs[1].attention.replace_with_linear
 
 
 def test_config_round_trips_through_save_pretrained(checkpoint, tmp_path):
@@ -136,3 +136,16 @@ def test_vllm_loads_config_with_and_without_trust_remote_code(checkpoint, tmp_pa
     config = get_config(str(ckpt), trust_remote_code=trust_remote_code)
     blocks = block_configs_of(config)
     assert [b.attention.no_op for b in blocks] == [b["attention"]["no_op"] for b in VARIANT_BLOCKS]
+
+
+def test_kv_heads_read_past_a_linear_replaced_first_attention(checkpoint):
+    """In-tree vLLM reads n_heads_in_group of the first non-no-op attention, None when it is
+    linear-replaced; the plugin's convertor reads the first real attention instead."""
+    from vllm.config import ModelConfig
+
+    register_configs()
+    config = ModelConfig(str(checkpoint), dtype="float32")
+    blocks = config.hf_config.block_configs
+    first_real = next(b.attention for b in blocks if b.attention.is_full)
+    assert blocks[1].attention.replace_with_linear  # the layout this test is about
+    assert config.get_total_num_kv_heads() == config.hf_config.num_attention_heads // first_real.n_heads_in_group

@@ -22,6 +22,7 @@ ARGS = [
     "--reasoning-parser-plugin", "parsers/nano_v3_reasoning_parser.py",
     "--reasoning-parser", "nano_v3",
     "--logits-processors", "tests.harness.scripted:ScriptedOutput",
+    "--no-enable-prefix-caching",  # CPU-build Mamba bug, see tests/conftest.py
 ]
 TOOLS = [{"type": "function", "function": {
     "name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]

@@ -1,8 +1,10 @@
-"""Load: 64 concurrent streamed requests mixing plain answers, reasoning and tool calls.
+"""Load: 64 concurrent streamed requests mixing plain answers, reasoning, tool calls and
+thinking budgets.
 
 Every response must be complete and well formed (the scripted text comes back exactly,
-split into reasoning, content and tool calls), no request may fail, and the server must be
-healthy afterwards.
+split into reasoning, content and tool calls; budgeted requests, which the random model
+answers freely, think no longer than their budget allows), no request may fail, and the
+server must be healthy afterwards.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ TOOLS = [{"type": "function", "function": {
 
 def case(i: int) -> dict:
     """Request i of the mix: (script, expected reasoning, content, tool call arguments)."""
-    kind = i % 4
+    kind = i % 5
+    if kind == 4:  # not scripted: the model thinks until the budget closes its thought
+        return dict(script=None, budget=2 + i % 7, call=None, tools=False, thinking=True)
     if kind == 0:
         return dict(script=f"Think {i}.</think>Answer {i}.", reasoning=f"Think {i}.",
                     content=f"Answer {i}.", call=None, tools=False, thinking=True)
@@ -42,13 +46,19 @@ def case(i: int) -> dict:
 async def stream_one(client, model: str, i: int) -> tuple[dict, dict]:
     spec = case(i)
     kwargs = dict(tools=TOOLS) if spec["tools"] else {}
+    xargs = ({"script": spec["script"]} if spec["script"] is not None
+             else {"thinking_budget": spec["budget"], "thinking_budget_grace": 0})
     stream = await client.chat.completions.create(
         model=model, messages=[{"role": "user", "content": f"Request {i}"}], stream=True,
-        max_tokens=400, extra_body={"vllm_xargs": {"script": spec["script"]},
-                                    "chat_template_kwargs": {"enable_thinking": spec["thinking"]}},
+        max_tokens=400 if spec["script"] is not None else 48,
+        stream_options={"include_usage": True},
+        extra_body={"vllm_xargs": xargs,
+                    "chat_template_kwargs": {"enable_thinking": spec["thinking"]}},
         **kwargs)
-    got = dict(reasoning="", content="", calls={}, finish=None)
+    got = dict(reasoning="", content="", calls={}, finish=None, reasoning_tokens=None)
     async for chunk in stream:
+        if chunk.usage is not None and chunk.usage.completion_tokens_details is not None:
+            got["reasoning_tokens"] = chunk.usage.completion_tokens_details.reasoning_tokens
         if not chunk.choices:
             continue
         delta = chunk.choices[0].delta
@@ -77,7 +87,16 @@ def test_64_concurrent_streams_mixing_tools_and_reasoning(plugin_server):
     results = asyncio.run(run())
     errors = [r for r in results if isinstance(r, BaseException)]
     assert not errors, f"{len(errors)} failed, first: {errors[0]!r}\n{plugin_server.log_tail()}"
+    budgeted = [(spec, got) for spec, got in results if spec["script"] is None]
+    assert len(budgeted) == 12
+    for spec, got in budgeted:
+        # the end-of-thinking sequence "\n</think>\n\n" adds one reasoning token ("\n")
+        assert got["reasoning_tokens"] is not None, got
+        assert got["reasoning_tokens"] <= spec["budget"] + 1, (spec, got)
+        assert got["finish"] in ("stop", "length"), got
     for spec, got in results:
+        if spec["script"] is None:
+            continue
         assert got["reasoning"].strip() == spec["reasoning"], (spec, got)
         assert got["content"].strip() == spec["content"], (spec, got)
         if spec["call"] is None:
