@@ -41,108 +41,70 @@ def _patch_config(path: Path, **fields) -> dict:
     return cfg
 
 
-def build_nemotron_h(
-    path: str | Path,
-    *,
-    pattern: str = "M*-M",
-    hidden_size: int = 128,
-    tie_word_embeddings: bool = False,
-    template: str | None = "nemotron_nano_v3",
-    num_shards: int = 1,
-    seed: int = 0,
-    **overrides,
-) -> Path:
-    """A hybrid Mamba2 (M) / attention (*) / MLP (-) model, like NVIDIA-Nemotron-Nano-9B-v2."""
+def _build(path: str | Path, arch: str, fields: dict, overrides: dict, *, template: str | None,
+           eos_token: str, bos_token: str | None = None, seed: int, num_shards: int,
+           **config_patch) -> Path:
+    """Tokenizer + random float32 weights + config.json for transformers' class `arch`."""
     import torch
-    from transformers import NemotronHConfig, NemotronHForCausalLM
+    import transformers
 
     path = Path(path)
-    vocab = save_tokenizer(path, chat_template(template) if template else None, eos_token="<|im_end|>")
-    fields = dict(
-        vocab_size=vocab,
-        hidden_size=hidden_size,
-        hybrid_override_pattern=pattern,
-        num_hidden_layers=len(pattern),
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        head_dim=32,
-        intermediate_size=256,
-        mlp_hidden_act="relu2",
-        ssm_state_size=16,
-        mamba_num_heads=8,
-        mamba_head_dim=32,
-        n_groups=2,
-        conv_kernel=4,
-        expand=2,
-        chunk_size=32,
-        max_position_embeddings=4096,
-        tie_word_embeddings=tie_word_embeddings,
-        eos_token_id=SPECIAL_TOKENS.index("<|im_end|>"),
-        bos_token_id=SPECIAL_TOKENS.index("<|begin_of_text|>"),
-        pad_token_id=SPECIAL_TOKENS.index("<|end_of_text|>"),
-    )
+    vocab = save_tokenizer(path, chat_template(template) if template else None,
+                           eos_token=eos_token, bos_token=bos_token)
+    fields = dict(vocab_size=vocab, eos_token_id=SPECIAL_TOKENS.index(eos_token),
+                  pad_token_id=SPECIAL_TOKENS.index("<|end_of_text|>"),
+                  bos_token_id=SPECIAL_TOKENS.index(bos_token or "<|begin_of_text|>"),
+                  max_position_embeddings=4096, **fields)
     fields.update(overrides)
+    model_cls = getattr(transformers, arch)
     torch.manual_seed(seed)
-    config = NemotronHConfig(**fields)
-    config.architectures = ["NemotronHForCausalLM"]
-    model = NemotronHForCausalLM(config)
+    config = model_cls.config_class(**fields)
+    config.architectures = [arch]
+    model = model_cls(config)
     _init_visible(model, seed)
     _save_model(model, path, num_shards)
-    # The hub's configs name the layers by pattern; keep that form.
-    _patch_config(path, hybrid_override_pattern=pattern, num_hidden_layers=len(pattern),
-                  layers_block_type=None, time_step_limit=None, torch_dtype="float32")
+    _patch_config(path, torch_dtype="float32", **config_patch)
     return path
+
+
+def build_nemotron_h(path: str | Path, *, pattern: str = "M*-M", template: str | None = "nemotron_nano_v3",
+                     seed: int = 0, num_shards: int = 1, **overrides) -> Path:
+    """A hybrid Mamba2 (M) / attention (*) / MLP (-) model, like NVIDIA-Nemotron-Nano-9B-v2."""
+    fields = dict(
+        hidden_size=128, hybrid_override_pattern=pattern, num_hidden_layers=len(pattern),
+        num_attention_heads=4, num_key_value_heads=2, head_dim=32, intermediate_size=256,
+        mlp_hidden_act="relu2", ssm_state_size=16, mamba_num_heads=8, mamba_head_dim=32,
+        n_groups=2, conv_kernel=4, expand=2, chunk_size=32, tie_word_embeddings=False,
+    )
+    # The hub's configs name the layers by pattern; keep that form.
+    return _build(path, "NemotronHForCausalLM", fields, overrides, template=template,
+                  eos_token="<|im_end|>", seed=seed, num_shards=num_shards,
+                  hybrid_override_pattern=pattern, num_hidden_layers=len(pattern),
+                  layers_block_type=None, time_step_limit=None)
 
 
 def build_nemotron4(path: str | Path, *, template: str | None = "nemotron_mini", seed: int = 0,
                     num_shards: int = 1, **overrides) -> Path:
     """A Nemotron-4 (`NemotronForCausalLM`) model, like Nemotron-Mini-4B-Instruct."""
-    import torch
-    from transformers import NemotronConfig, NemotronForCausalLM
-
-    path = Path(path)
-    vocab = save_tokenizer(path, chat_template(template) if template else None, eos_token="<extra_id_1>")
     fields = dict(
-        vocab_size=vocab, hidden_size=128, intermediate_size=256, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, head_dim=32, partial_rotary_factor=0.5,
-        hidden_act="relu2", max_position_embeddings=4096, tie_word_embeddings=False,
+        hidden_size=128, intermediate_size=256, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, head_dim=32, partial_rotary_factor=0.5, hidden_act="relu2",
+        tie_word_embeddings=False,
     )
-    fields.update(overrides)
-    torch.manual_seed(seed)
-    config = NemotronConfig(**fields)
-    config.architectures = ["NemotronForCausalLM"]
-    config.eos_token_id = SPECIAL_TOKENS.index("<extra_id_1>")  # the end of a turn
-    model = NemotronForCausalLM(config)
-    _init_visible(model, seed)
-    _save_model(model, path, num_shards)
-    _patch_config(path, torch_dtype="float32")
-    return path
+    return _build(path, "NemotronForCausalLM", fields, overrides, template=template,
+                  eos_token="<extra_id_1>", seed=seed, num_shards=num_shards)
 
 
 def build_llama(path: str | Path, *, template: str | None = "llama_nemotron_tools", seed: int = 0,
                 num_shards: int = 1, **overrides) -> Path:
     """A `LlamaForCausalLM` model, like Llama-3.1-Nemotron-Nano-4B-v1.1."""
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    path = Path(path)
-    vocab = save_tokenizer(path, chat_template(template) if template else None,
-                           eos_token="<|eot_id|>", bos_token="<|begin_of_text|>")
     fields = dict(
-        vocab_size=vocab, hidden_size=128, intermediate_size=256, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, head_dim=32, max_position_embeddings=4096,
-        tie_word_embeddings=False, bos_token_id=SPECIAL_TOKENS.index("<|begin_of_text|>"),
-        eos_token_id=SPECIAL_TOKENS.index("<|eot_id|>"),
+        hidden_size=128, intermediate_size=256, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, head_dim=32, tie_word_embeddings=False,
     )
-    fields.update(overrides)
-    torch.manual_seed(seed)
-    config = LlamaConfig(**fields)
-    config.architectures = ["LlamaForCausalLM"]
-    model = LlamaForCausalLM(config)
-    _init_visible(model, seed)
-    _save_model(model, path, num_shards)
-    _patch_config(path, torch_dtype="float32")
-    return path
+    return _build(path, "LlamaForCausalLM", fields, overrides, template=template,
+                  eos_token="<|eot_id|>", bos_token="<|begin_of_text|>", seed=seed,
+                  num_shards=num_shards)
 
 
 def _init_visible(model, seed: int) -> None:
