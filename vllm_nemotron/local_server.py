@@ -21,6 +21,11 @@ from pathlib import Path
 import requests
 
 
+def server_command(model: str, args: list[str]) -> list[str]:
+    """The OpenAI server command; `vllm serve` without the console script the CPU build lacks."""
+    return [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", model, *args]
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -77,10 +82,9 @@ class OpenAIServer:
                                   timeout=kwargs.pop("timeout", 300), **kwargs)
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "vllm.entrypoints.openai.api_server",
-                "--model", self.model_dir, "--served-model-name", self.model,
-                "--host", self.host, "--port", str(self.port),
-                *self.args]
+        return server_command(self.model_dir, [
+            "--served-model-name", self.model, "--host", self.host, "--port", str(self.port),
+            *self.args])
 
     def log_tail(self, chars: int = 6000) -> str:
         try:

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 
+from .local_server import server_command
 from .recipes import Recipe, UnknownModelError, make_recipe, merge_args, supported_text
 
 EXIT_UNKNOWN_MODEL = 2
@@ -59,10 +60,6 @@ def recipe_main(argv: list[str]) -> int:
     _explain(recipe, args, sys.stdout)
     print(shlex.join(["vllm", "serve", recipe.model, *args]))
     return 0
-
-
-def server_command(model: str, args: list[str]) -> list[str]:
-    return [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", model, *args]
 
 
 def serve_main(argv: list[str]) -> int:
