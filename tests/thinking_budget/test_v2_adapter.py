@@ -9,6 +9,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 import torch
 from vllm.sampling_params import SamplingParams
 from vllm.v1.worker.gpu.sample.logits_processor import LogitsContext, LogitsProcRequestState
@@ -75,3 +76,67 @@ def test_no_budgeted_request_means_no_work():
     logits = torch.randn(1, VOCAB)
     ctx = SimpleNamespace(idx_mapping_np=np.array([0]))
     assert torch.equal(proc.apply(logits.clone(), ctx), logits)
+
+
+EXPECTED_NO_DRAFTS = [WORD] * 3 + [NL, 2, NL2] + [WORD] * 8  # budget 3, grace 0
+
+
+def decode_with_drafts(drafter, num_drafts: int, steps: int) -> list[int]:
+    """Greedy speculative decoding of one budgeted request through the V2 interface.
+
+    Each step feeds the last committed token and `num_drafts` drafts (one logits row each);
+    the verifier keeps drafts while they equal the row's argmax and then takes the argmax,
+    as vLLM's rejection sampler does for greedy requests.
+    """
+    tokens = torch.zeros(1, MAX_LEN, dtype=torch.int32)
+    tokens[0, :len(PROMPT)] = torch.tensor(PROMPT, dtype=torch.int32)
+    req_states = LogitsProcRequestState(
+        device=torch.device("cpu"), max_num_reqs=2, vocab_size=VOCAB,
+        all_token_ids=SimpleNamespace(gpu=tokens), prompt_len=host([len(PROMPT)]),
+        prefill_len=host([len(PROMPT)]), total_len=None)
+    proc = ThinkingBudgetLogitsProcessor(SimpleNamespace(model_config=None), req_states)
+    proc.impl.markers.markers = SINGLE
+    proc.add_request(0, SamplingParams(extra_args={"thinking_budget": 3,
+                                                   "thinking_budget_grace": 0}))
+    length = len(PROMPT)
+    for _ in range(steps):
+        committed = tokens[0, len(PROMPT):length].tolist()
+        drafts = drafter(committed, num_drafts)
+        rows = 1 + len(drafts)
+        ctx = LogitsContext(
+            expanded_idx_mapping=torch.zeros(rows, dtype=torch.int64),
+            idx_mapping=torch.zeros(1, dtype=torch.int64), idx_mapping_np=np.array([0]),
+            expanded_local_pos=torch.arange(rows),
+            input_ids=torch.tensor([int(tokens[0, length - 1])] + drafts, dtype=torch.int32),
+            pos=torch.arange(length - 1, length - 1 + rows),
+            seq_lens_upper_bound_np=np.array([length + len(drafts)], dtype=np.int32))
+        logits = torch.zeros(rows, VOCAB)
+        logits[:, WORD] = 5.0  # the "model" always says WORD
+        targets = proc.apply(logits, ctx).argmax(dim=-1).tolist()
+        accepted = []
+        for k, target in enumerate(targets):
+            accepted.append(target)
+            if k == len(drafts) or drafts[k] != target:
+                break
+        for token in accepted:
+            tokens[0, length] = token
+            length += 1
+    return tokens[0, len(PROMPT):length].tolist()
+
+
+def always(token):
+    return lambda committed, n: [token] * n
+
+
+def oracle(committed, n):
+    return EXPECTED_NO_DRAFTS[len(committed):len(committed) + n]
+
+
+@pytest.mark.parametrize("drafter", [always(WORD), always(NL), oracle],
+                         ids=["drafts WORD", "drafts a newline", "drafts the right tokens"])
+@pytest.mark.parametrize("num_drafts", [1, 3])
+def test_speculative_drafts_cannot_change_the_output(drafter, num_drafts):
+    """Whatever the drafter proposes, the verified output is the one without drafts."""
+    out = decode_with_drafts(drafter, num_drafts, steps=14)
+    assert out[:len(EXPECTED_NO_DRAFTS)] == EXPECTED_NO_DRAFTS[:len(out)]
+    assert len(out) >= 14  # every step commits at least one token

@@ -18,6 +18,7 @@ repaired, so they are not cached until more tokens follow them.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 
 from vllm_nemotron.thinking_budget.markers import ThinkingMarkers, ends_with
@@ -36,6 +37,12 @@ class ThinkingTrack:
         self.opened_in_prompt = opened_in_prompt
         self.forced: dict[int, int] = {}  # position -> token this track forced there
         self._reset()
+
+    def fork(self) -> ThinkingTrack:
+        """An independent copy, to ask about a continuation that may be thrown away."""
+        twin = copy.copy(self)
+        twin.forced = dict(self.forced)
+        return twin
 
     def _reset(self) -> None:
         self.think_start: int | None = 0 if self.opened_in_prompt else None

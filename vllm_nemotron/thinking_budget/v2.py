@@ -3,6 +3,9 @@
 V2 keeps token ids on the device and reorders rows every step, so each step this adapter maps
 rows to request slots through the context and copies only the tokens it has not seen yet, for
 budgeted requests only, in one gather. Nothing runs when no budgeted request is in the batch.
+Under speculative decoding a request has a row per draft position; each row is forced as if
+the drafts before it were accepted, so vLLM's rejection sampler keeps a draft only where it
+equals the forced token.
 """
 
 from __future__ import annotations
@@ -10,7 +13,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from vllm.logger import init_logger
 from vllm.sampling_params import SamplingParams
 from vllm.v1.worker.gpu.sample.logits_processor import LogitsContext, LogitsProcRequestState
 
@@ -19,8 +21,6 @@ from vllm_nemotron.thinking_budget.machine import ThinkingTrack
 from vllm_nemotron.thinking_budget.markers import PROMPT_TAIL, prompt_opens_thinking
 from vllm_nemotron.thinking_budget.params import BudgetParams, budget_params
 from vllm_nemotron.thinking_budget.tokenizer_markers import LazyMarkers
-
-logger = init_logger(__name__)
 
 
 class _Slot:
@@ -36,34 +36,50 @@ class V2ThinkingBudget:
     def __init__(self, vllm_config, req_states: LogitsProcRequestState):
         self.req_states = req_states
         self.markers = LazyMarkers(vllm_config.model_config)
-        self.speculative = vllm_config.speculative_config is not None
         self.budgeted = np.zeros(req_states.max_num_reqs, dtype=bool)
         self.slots: dict[int, _Slot] = {}
 
     def add_request(self, req_idx: int, sampling_params: SamplingParams) -> bool:
         budget = budget_params(sampling_params)
-        if budget is not None and self.speculative:
-            logger.warning("thinking_budget is not supported with speculative decoding; "
-                           "ignoring it for this request")
-            budget = None
         self.slots.pop(req_idx, None)
         self.budgeted[req_idx] = budget is not None
         if budget is not None:
             self.slots[req_idx] = _Slot(budget)
         return budget is not None
 
-    def _fetch(self, ctx: LogitsContext, batch_pos: np.ndarray) -> list[tuple[int, int, int, list[int]]]:
-        """(row, slot, first position, token ids up to now) for budgeted rows that sample now.
+    def _layout(self, ctx: LogitsContext, batch_pos: np.ndarray) -> list[tuple[int, int, list[int]]]:
+        """(slot, sequence length at its first row, its rows) for budgeted requests.
+
+        One row per request, unless speculative decoding verifies drafts: then a request owns
+        a row per draft position, row k seeing the committed tokens plus the first k drafts.
+        """
+        slots = ctx.idx_mapping_np[batch_pos].tolist()
+        if ctx.expanded_idx_mapping.shape[0] == ctx.idx_mapping_np.shape[0]:
+            seq_lens = ctx.seq_lens_upper_bound_np[batch_pos].tolist()  # exact without drafts
+            return [(s, n, [i]) for s, n, i in zip(slots, seq_lens, batch_pos.tolist())]
+        rows: dict[int, list[int]] = {s: [] for s in slots}
+        for row, slot in enumerate(ctx.expanded_idx_mapping.tolist()):
+            if slot in rows:
+                rows[slot].append(row)
+        local = ctx.expanded_local_pos.tolist()
+        for slot_rows in rows.values():
+            slot_rows.sort(key=local.__getitem__)
+        first = torch.tensor([rows[s][0] for s in slots], dtype=torch.long, device=ctx.pos.device)
+        seq_lens = (ctx.pos[first] + 1).tolist()
+        return [(s, n, rows[s]) for s, n in zip(slots, seq_lens)]
+
+    def _fetch(self, ctx: LogitsContext, batch_pos: np.ndarray):
+        """(slot, first position, token ids up to now, draft ids, rows) for budgeted requests
+        that sample now.
 
         The ids start at the first position this adapter has not mirrored yet (the prompt tail
-        for a new request); the newest one is re-read every step from this step's input ids.
+        for a new request); the newest committed one and the drafts are read from this step's
+        input ids, the rest in one gather from the request-state tensor.
         """
         prompt_len = self.req_states.prompt_len.np
         prefill_len = self.req_states.prefill_len.np
-        wanted, slot_index, pos_index = [], [], []
-        for i in batch_pos.tolist():
-            slot = int(ctx.idx_mapping_np[i])
-            seq_len = int(ctx.seq_lens_upper_bound_np[i])
+        wanted, slot_index, pos_index, input_rows = [], [], [], []
+        for slot, seq_len, rows in self._layout(ctx, batch_pos):
             if seq_len < prefill_len[slot]:
                 continue  # a chunk of prefill: nothing is sampled
             state = self.slots[slot]
@@ -72,30 +88,34 @@ class V2ThinkingBudget:
             else:
                 del state.output_ids[max(0, seq_len - 1 - int(prompt_len[slot])):]
                 start = int(prompt_len[slot]) + len(state.output_ids)
-            wanted.append((i, slot, start, seq_len - 1 - start))
+            wanted.append((slot, start, seq_len - 1 - start, rows))
             slot_index += [slot] * (seq_len - 1 - start)
             pos_index += range(start, seq_len - 1)
+            input_rows += rows
         if not wanted:
             return []
         device = ctx.input_ids.device
         committed = self.req_states.all_token_ids.gpu[
             torch.tensor(slot_index, dtype=torch.long, device=device),
             torch.tensor(pos_index, dtype=torch.long, device=device)]
-        rows = torch.tensor([w[0] for w in wanted], dtype=torch.long, device=device)
-        values = torch.cat([committed.to(torch.long), ctx.input_ids[rows].to(torch.long)]).tolist()
-        result, offset = [], 0
-        for k, (row, slot, start, count) in enumerate(wanted):
-            newest = values[len(pos_index) + k]
-            result.append((row, slot, start, values[offset:offset + count] + [newest]))
+        rows_index = torch.tensor(input_rows, dtype=torch.long, device=device)
+        values = torch.cat([committed.to(torch.long), ctx.input_ids[rows_index].to(torch.long)])
+        values = values.tolist()
+        result, offset, fed = [], 0, len(pos_index)
+        for slot, start, count, rows in wanted:
+            inputs = values[fed:fed + len(rows)]  # the newest committed id, then the drafts
+            result.append((slot, start, values[offset:offset + count] + inputs[:1], inputs[1:],
+                           rows))
             offset += count
+            fed += len(rows)
         return result
 
     def apply(self, logits: torch.Tensor, ctx: LogitsContext) -> torch.Tensor:
         batch_pos = np.flatnonzero(self.budgeted[ctx.idx_mapping_np])
-        if batch_pos.size == 0 or logits.shape[0] != ctx.idx_mapping_np.shape[0]:
-            return logits  # nothing budgeted (or spec-decode rows, refused in add_request)
-        rows, tokens = [], []
-        for row, slot, start, new_ids in self._fetch(ctx, batch_pos):
+        if batch_pos.size == 0:
+            return logits  # nothing budgeted: no work at all
+        forced_rows, tokens = [], []
+        for slot, start, new_ids, drafts, rows in self._fetch(ctx, batch_pos):
             state = self.slots[slot]
             if state.track is None:
                 tail_len = int(self.req_states.prompt_len.np[slot]) - start
@@ -105,9 +125,13 @@ class V2ThinkingBudget:
                 state.track = ThinkingTrack(markers, state.params, opened)
             else:
                 state.output_ids += new_ids
-            token = state.track.forced_token(state.output_ids)
-            if token is not None:
-                rows.append(row)
-                tokens.append(token)
-        force_tokens(logits, rows, tokens)
+            # Row k decides the token after the k-th draft: ask a copy of the track, so that
+            # rejected drafts leave the request's own state untouched.
+            for k, row in enumerate(rows):
+                track = state.track if k == 0 else state.track.fork()
+                token = track.forced_token(state.output_ids + drafts[:k])
+                if token is not None:
+                    forced_rows.append(row)
+                    tokens.append(token)
+        force_tokens(logits, forced_rows, tokens)
         return logits
