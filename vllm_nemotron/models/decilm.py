@@ -56,6 +56,7 @@ from vllm_nemotron.configs.nemotron_nas import (
     ffn_intermediate_size,
     parse_block_configs,
 )
+from vllm_nemotron.thinking_budget.v1 import warn_if_dropped
 
 
 def block_configs_of(config) -> list[BlockConfig]:
@@ -418,6 +419,7 @@ class DeciLMForCausalLM(nn.Module, SupportsLoRA, SupportsPP, SupportsQuant, HasN
         super().__init__()
         config = vllm_config.model_config.hf_config
         self.config = config
+        warn_if_dropped(vllm_config)
         self.model = DeciLMModel(vllm_config=vllm_config, prefix=maybe_prefix(prefix, "model"))
         if get_pp_group().is_last_rank:
             self.lm_head = ParallelLMHead(

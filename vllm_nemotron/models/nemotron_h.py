@@ -12,6 +12,8 @@ from vllm.config import VllmConfig
 from vllm.model_executor.layers.activation import get_act_fn
 from vllm.model_executor.models import nemotron_h as in_tree
 
+from vllm_nemotron.thinking_budget.v1 import warn_if_dropped
+
 
 def check_tensor_parallel(config, tp_size: int) -> None:
     """Refuse at load, naming the field, what the Mamba2 mixer cannot shard."""
@@ -33,6 +35,7 @@ class NemotronHForCausalLM(in_tree.NemotronHForCausalLM):
     def __init__(self, *, vllm_config: VllmConfig, prefix: str = ""):
         config = vllm_config.model_config.hf_config
         check_tensor_parallel(config, vllm_config.parallel_config.tensor_parallel_size)
+        warn_if_dropped(vllm_config)
         super().__init__(vllm_config=vllm_config, prefix=prefix)
         # In-tree builds every MLP with relu2; the activation is the config's to choose.
         act_name = getattr(config, "mlp_hidden_act", "relu2")

@@ -38,6 +38,23 @@ def sees_placeholders(vllm_config) -> bool:
                    for p in named)
 
 
+def warn_if_dropped(vllm_config) -> None:
+    """Say at load time that this server will serve `thinking_budget` requests without a budget.
+
+    Under speculative decoding vLLM's V1 runner builds no entry-point logits processor and tells
+    no plugin so, while the API server still accepts the parameter (its `validate_params` sees no
+    config). Our model classes are the one piece of the plugin handed the engine's config then,
+    so they call this. Model Runner V2 keeps the processor under speculative decoding.
+    """
+    if vllm_config.speculative_config is None or vllm_config.use_v2_model_runner:
+        return
+    logger.warning_once(
+        "thinking_budget is NOT enforced on this server: with speculative decoding, vLLM's V1 "
+        "model runner loads no logits-processor plugin, so requests with "
+        "vllm_xargs.thinking_budget are served without a budget. Use Model Runner V2 (the "
+        "default on GPU builds) or serve without --speculative-config.")
+
+
 class V1ThinkingBudget:
     def __init__(self, vllm_config, device: torch.device, is_pin_memory: bool):
         self.markers = LazyMarkers(vllm_config.model_config)

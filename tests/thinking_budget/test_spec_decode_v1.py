@@ -1,0 +1,60 @@
+"""Speculative decoding on vLLM's V1 runner (the CPU build): what happens to a thinking budget.
+
+The V1 runner builds no logits-processor plugin under speculative decoding (Model Runner V2 does,
+see test_v2_adapter.py). Named with `--logits-processors`, vLLM refuses to start; loaded from the
+entry point alone, our model class warns at load time, and the warning must be true. n-gram
+drafting is the method the CPU build runs; the hybrid model cannot (the CPU build has no Mamba
+state-copy kernel for drafts), so these servers run the DeciLM model.
+"""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+
+from tests.harness.decilm import build_decilm
+from tests.harness.server import OpenAIServer, ServerStartError
+
+pytestmark = pytest.mark.slow
+
+FQCN = "vllm_nemotron.thinking_budget:ThinkingBudgetLogitsProcessor"
+NGRAM = ["--speculative-config", json.dumps(
+    {"method": "ngram", "num_speculative_tokens": 3, "prompt_lookup_min": 1,
+     "prompt_lookup_max": 3})]
+# repetitive, so n-gram lookup finds drafts; it ends inside <think>, so a budget would apply
+PROMPT = "the sky is blue the sky is blue the sky is <think>"
+WARNING = "thinking_budget is NOT enforced on this server"
+
+
+@pytest.fixture(scope="module")
+def decilm(tmp_path_factory):
+    return build_decilm(tmp_path_factory.mktemp("models") / "decilm")
+
+
+def test_named_processor_is_refused_at_startup(decilm):
+    server = OpenAIServer(decilm, [*NGRAM, "--logits-processors", FQCN])
+    with pytest.raises(ServerStartError):
+        with server:
+            pass
+    log = server.log_path.read_text(errors="replace")
+    assert "logits processors are not supported when speculative decoding is enabled" in log
+
+
+def test_installed_processor_warns_and_the_warning_is_true(decilm):
+    with OpenAIServer(decilm, NGRAM, stats=True) as server:
+        def completion(xargs):
+            body = {"model": server.model, "prompt": PROMPT, "max_tokens": 24, "temperature": 0,
+                    "return_token_ids": True, "vllm_xargs": xargs}
+            reply = httpx.post(server.url("/v1/completions"), json=body, timeout=120)
+            assert reply.status_code == 200, reply.text
+            return reply.json()["choices"][0]["token_ids"]
+
+        budgeted = completion({"thinking_budget": 0})
+        assert budgeted == completion({})  # served without a budget, as the warning says
+        metrics = httpx.get(server.url("/metrics"), timeout=30).text
+        drafts = sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
+                     if line.startswith("vllm:spec_decode_num_draft_tokens_total"))
+        assert drafts > 0  # speculative decoding did run
+        assert WARNING in server.log_path.read_text(errors="replace")
