@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from importlib.metadata import entry_points
+from types import SimpleNamespace
 
 import pytest
 from vllm.exceptions import VLLMValidationError
@@ -64,3 +65,21 @@ def test_installed_entry_point_passes_both_loaders():
 
     assert ThinkingBudgetLogitsProcessor in _load_logitsprocs_plugins()
     assert ThinkingBudgetLogitsProcessor in _load_v2_logitsprocs_plugins()
+
+
+def test_installed_and_named_builds_two_copies_and_one_enforces():
+    from vllm.v1.sample.logits_processor import _load_custom_logitsprocs
+    from vllm.v1.worker.gpu.sample.logits_processor.loader import _load_v2_logitsprocs
+
+    # the premise: both loaders build the class once per entry point and once per name
+    for classes in (_load_custom_logitsprocs([FQCN]), _load_v2_logitsprocs([FQCN])):
+        assert classes.count(ThinkingBudgetLogitsProcessor) == 2
+
+    req_states = SimpleNamespace(max_num_reqs=4)
+    config, other = SimpleNamespace(model_config=None), SimpleNamespace(model_config=None)
+    budgeted = SamplingParams(extra_args={"thinking_budget": 3})
+    first, second = (ThinkingBudgetLogitsProcessor(config, req_states) for _ in range(2))
+    assert first.add_request(0, budgeted) and not second.add_request(0, budgeted)
+    assert ThinkingBudgetLogitsProcessor(other, req_states).add_request(0, budgeted)
+    del first  # a new engine with this config gets an enforcing copy again
+    assert ThinkingBudgetLogitsProcessor(config, req_states).add_request(0, budgeted)

@@ -8,6 +8,8 @@ This class subclasses both and picks the matching adapter from the constructor a
 
 from __future__ import annotations
 
+import weakref
+
 import torch
 
 from vllm.sampling_params import SamplingParams
@@ -19,6 +21,25 @@ from vllm.v1.worker.gpu.sample.logits_processor import LogitsProcessor as V2Logi
 from vllm_nemotron.thinking_budget.params import budget_params
 
 
+# id(engine config) -> the instance enforcing budgets for it. With the plugin installed,
+# naming the class in `--logits-processors` as well makes vLLM build it twice for one engine
+# (entry points + names, not deduplicated); the second copy idles so each budget costs one pass.
+_ENFORCING: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+
+
+class _Idle:
+    """The duplicate copy: accepts every call and changes nothing."""
+
+    def update_state(self, batch_update) -> None:
+        pass
+
+    def add_request(self, req_idx: int, sampling_params: SamplingParams) -> bool:
+        return False
+
+    def apply(self, logits: torch.Tensor, ctx=None) -> torch.Tensor:
+        return logits
+
+
 class ThinkingBudgetLogitsProcessor(V2LogitsProcessor, V1LogitsProcessor):
     """Per-request cap on reasoning tokens: `vllm_xargs={"thinking_budget": N}`.
 
@@ -27,6 +48,12 @@ class ThinkingBudgetLogitsProcessor(V2LogitsProcessor, V1LogitsProcessor):
     """
 
     def __init__(self, vllm_config, *runner_args):
+        self.vllm_config = vllm_config
+        enforcing = _ENFORCING.get(id(vllm_config))
+        if enforcing is not None and enforcing.vllm_config is vllm_config:
+            self.impl = _Idle()
+            return
+        _ENFORCING[id(vllm_config)] = self
         if len(runner_args) == 1:  # V2: (vllm_config, req_states)
             from vllm_nemotron.thinking_budget.v2 import V2ThinkingBudget
             self.impl = V2ThinkingBudget(vllm_config, *runner_args)
