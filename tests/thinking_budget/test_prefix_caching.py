@@ -1,0 +1,56 @@
+"""The budget holds when the prompt comes from vLLM's prefix cache.
+
+The processor reads the prompt's tail and the output tokens, never what was computed, so a cache
+hit must change nothing. The server runs the DeciLM model with the Nemotron-3 template (opens
+<think>): on the CPU build a hybrid model crashes on prefix-cache hits past one chunk.
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from transformers import PreTrainedTokenizerFast
+
+from tests.harness.decilm import build_decilm
+from tests.harness.server import OpenAIServer
+from tests.thinking_budget.test_server import thinking_tokens
+from vllm_nemotron.thinking_budget.markers import END_TEXT
+from vllm_nemotron.thinking_budget.params import DEFAULT_GRACE
+from vllm_nemotron.tiny.checkpoints import chat_template
+
+pytestmark = pytest.mark.slow
+
+# long enough to fill several cache blocks
+MESSAGES = [{"role": "user", "content": "Why is the sky blue? Explain it step by step. " * 8}]
+
+
+def prefix_cache_hits(server) -> float:
+    metrics = httpx.get(server.url("/metrics"), timeout=30).text
+    return sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
+               if line.startswith("vllm:prefix_cache_hits_total"))
+
+
+def test_budget_holds_on_a_prefix_cache_hit(tmp_path):
+    model = build_decilm(tmp_path / "decilm", template=chat_template("nemotron_nano_v3"))
+    tokenizer = PreTrainedTokenizerFast.from_pretrained(model)  # no remote-code question
+    end_ids = tokenizer.encode(END_TEXT, add_special_tokens=False)
+    close_at = end_ids.index(tokenizer.convert_tokens_to_ids("</think>"))
+    with OpenAIServer(model, ["--enable-prefix-caching", "--block-size", "32"], stats=True) as server:
+        client = server.client()
+
+        def chat(budget):
+            return client.chat.completions.create(
+                model=server.model, messages=MESSAGES, max_tokens=40, temperature=1.0, seed=5,
+                logprobs=True, extra_body={"vllm_xargs": {"thinking_budget": budget}})
+
+        for budget in (0, 6):
+            before = prefix_cache_hits(server)
+            cold, warm = chat(budget), chat(budget)
+            assert prefix_cache_hits(server) > before  # the second prompt came from the cache
+            for response in (cold, warm):
+                thought = thinking_tokens(response)
+                if budget == 0:  # the end sequence comes first
+                    assert thought == close_at
+                assert thought <= budget + DEFAULT_GRACE + len(end_ids) - 1
+                assert "</think>" in response.choices[0].message.content
+            assert warm.choices[0].message.content == cold.choices[0].message.content
