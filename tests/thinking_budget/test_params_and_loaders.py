@@ -67,7 +67,7 @@ def test_installed_entry_point_passes_both_loaders():
     assert ThinkingBudgetLogitsProcessor in _load_v2_logitsprocs_plugins()
 
 
-def test_installed_and_named_builds_two_copies_and_one_enforces():
+def test_installed_and_named_builds_two_copies_and_the_newest_enforces():
     from vllm.v1.sample.logits_processor import _load_custom_logitsprocs
     from vllm.v1.worker.gpu.sample.logits_processor.loader import _load_v2_logitsprocs
 
@@ -79,7 +79,7 @@ def test_installed_and_named_builds_two_copies_and_one_enforces():
     config, other = SimpleNamespace(model_config=None), SimpleNamespace(model_config=None)
     budgeted = SamplingParams(extra_args={"thinking_budget": 3})
     first, second = (ThinkingBudgetLogitsProcessor(config, req_states) for _ in range(2))
-    assert first.add_request(0, budgeted) and not second.add_request(0, budgeted)
+    assert second.add_request(0, budgeted) and not first.add_request(0, budgeted)
     assert ThinkingBudgetLogitsProcessor(other, req_states).add_request(0, budgeted)
-    del first  # a new engine with this config gets an enforcing copy again
-    assert ThinkingBudgetLogitsProcessor(config, req_states).add_request(0, budgeted)
+    third = ThinkingBudgetLogitsProcessor(config, req_states)  # a rebuilt set takes over
+    assert third.add_request(0, budgeted) and not second.add_request(1, budgeted)

@@ -21,23 +21,12 @@ from vllm.v1.worker.gpu.sample.logits_processor import LogitsProcessor as V2Logi
 from vllm_nemotron.thinking_budget.params import budget_params
 
 
-# id(engine config) -> the instance enforcing budgets for it. With the plugin installed,
-# naming the class in `--logits-processors` as well makes vLLM build it twice for one engine
-# (entry points + names, not deduplicated); the second copy idles so each budget costs one pass.
-_ENFORCING: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
-
-
-class _Idle:
-    """The duplicate copy: accepts every call and changes nothing."""
-
-    def update_state(self, batch_update) -> None:
-        pass
-
-    def add_request(self, req_idx: int, sampling_params: SamplingParams) -> bool:
-        return False
-
-    def apply(self, logits: torch.Tensor, ctx=None) -> torch.Tensor:
-        return logits
+# id(engine config) -> the newest instance built for it, the one that enforces budgets. With the
+# plugin installed, naming the class in `--logits-processors` as well makes vLLM build it twice
+# for one engine (entry points + names, not deduplicated); the older copy stands by, so each
+# budget costs one pass. Newest rather than first, so a runner that rebuilt its processors
+# would be served by the new set.
+_NEWEST: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 
 
 class ThinkingBudgetLogitsProcessor(V2LogitsProcessor, V1LogitsProcessor):
@@ -49,17 +38,16 @@ class ThinkingBudgetLogitsProcessor(V2LogitsProcessor, V1LogitsProcessor):
 
     def __init__(self, vllm_config, *runner_args):
         self.vllm_config = vllm_config
-        enforcing = _ENFORCING.get(id(vllm_config))
-        if enforcing is not None and enforcing.vllm_config is vllm_config:
-            self.impl = _Idle()
-            return
-        _ENFORCING[id(vllm_config)] = self
+        _NEWEST[id(vllm_config)] = self
         if len(runner_args) == 1:  # V2: (vllm_config, req_states)
             from vllm_nemotron.thinking_budget.v2 import V2ThinkingBudget
             self.impl = V2ThinkingBudget(vllm_config, *runner_args)
         else:  # V1: (vllm_config, device, is_pin_memory)
             from vllm_nemotron.thinking_budget.v1 import V1ThinkingBudget
             self.impl = V1ThinkingBudget(vllm_config, *runner_args)
+
+    def _enforcing(self) -> bool:
+        return _NEWEST.get(id(self.vllm_config)) is self
 
     @classmethod
     def validate_params(cls, sampling_params: SamplingParams) -> None:
@@ -70,12 +58,15 @@ class ThinkingBudgetLogitsProcessor(V2LogitsProcessor, V1LogitsProcessor):
         return False  # forcing changes the greedy choice
 
     def update_state(self, batch_update: BatchUpdate | None) -> None:
-        self.impl.update_state(batch_update)
+        if self._enforcing():
+            self.impl.update_state(batch_update)
 
     # V2 interface
     def add_request(self, req_idx: int, sampling_params: SamplingParams) -> bool:
-        return self.impl.add_request(req_idx, sampling_params)
+        return self._enforcing() and self.impl.add_request(req_idx, sampling_params)
 
     # both: V1 calls apply(logits), V2 calls apply(logits, ctx)
     def apply(self, logits: torch.Tensor, ctx: LogitsContext | None = None) -> torch.Tensor:
+        if not self._enforcing():
+            return logits
         return self.impl.apply(logits) if ctx is None else self.impl.apply(logits, ctx)
