@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import httpx
+
 from vllm_nemotron.local_server import OpenAIServer as _OpenAIServer
 from vllm_nemotron.local_server import ServerStartError, free_port  # noqa: F401
 
@@ -27,3 +29,9 @@ class OpenAIServer(_OpenAIServer):
             p for p in (str(REPO_ROOT), env.get("PYTHONPATH", os.environ.get("PYTHONPATH"))) if p)
         defaults = [a for a in DEFAULT_ARGS if not (stats and a == "--disable-log-stats")]
         super().__init__(model_dir, [*defaults, *args], env=env, cwd=REPO_ROOT, **kwargs)
+
+    def counter(self, name: str) -> float:
+        """A Prometheus counter from `/metrics`, summed over its labels (needs `stats=True`)."""
+        metrics = httpx.get(self.url("/metrics"), timeout=30).text
+        return sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
+                   if line.startswith(f"{name}_total"))

@@ -7,7 +7,6 @@ hit must change nothing. The server runs the DeciLM model with the Nemotron-3 te
 
 from __future__ import annotations
 
-import httpx
 import pytest
 from transformers import PreTrainedTokenizerFast
 
@@ -24,18 +23,13 @@ pytestmark = pytest.mark.slow
 MESSAGES = [{"role": "user", "content": "Why is the sky blue? Explain it step by step. " * 8}]
 
 
-def prefix_cache_hits(server) -> float:
-    metrics = httpx.get(server.url("/metrics"), timeout=30).text
-    return sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
-               if line.startswith("vllm:prefix_cache_hits_total"))
-
-
 def test_budget_holds_on_a_prefix_cache_hit(tmp_path):
     model = build_decilm(tmp_path / "decilm", template=chat_template("nemotron_nano_v3"))
     tokenizer = PreTrainedTokenizerFast.from_pretrained(model)  # no remote-code question
     end_ids = tokenizer.encode(END_TEXT, add_special_tokens=False)
     close_at = end_ids.index(tokenizer.convert_tokens_to_ids("</think>"))
-    with OpenAIServer(model, ["--enable-prefix-caching", "--block-size", "32"], stats=True) as server:
+    args = ["--enable-prefix-caching", "--block-size", "32"]
+    with OpenAIServer(model, args, stats=True) as server:
         client = server.client()
 
         def chat(budget):
@@ -44,9 +38,10 @@ def test_budget_holds_on_a_prefix_cache_hit(tmp_path):
                 logprobs=True, extra_body={"vllm_xargs": {"thinking_budget": budget}})
 
         for budget in (0, 6):
-            before = prefix_cache_hits(server)
+            before = server.counter("vllm:prefix_cache_hits")
             cold, warm = chat(budget), chat(budget)
-            assert prefix_cache_hits(server) > before  # the second prompt came from the cache
+            # the second prompt came from the cache
+            assert server.counter("vllm:prefix_cache_hits") > before
             for response in (cold, warm):
                 thought = thinking_tokens(response)
                 if budget == 0:  # the end sequence comes first

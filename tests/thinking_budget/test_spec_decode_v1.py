@@ -53,8 +53,5 @@ def test_installed_processor_warns_and_the_warning_is_true(decilm):
 
         budgeted = completion({"thinking_budget": 0})
         assert budgeted == completion({})  # served without a budget, as the warning says
-        metrics = httpx.get(server.url("/metrics"), timeout=30).text
-        drafts = sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
-                     if line.startswith("vllm:spec_decode_num_draft_tokens_total"))
-        assert drafts > 0  # speculative decoding did run
+        assert server.counter("vllm:spec_decode_num_draft_tokens") > 0  # drafting did run
         assert WARNING in server.log_path.read_text(errors="replace")
