@@ -89,3 +89,28 @@ def test_bad_values_get_400_and_server_stays_healthy(server, xargs):
     assert next(iter(xargs)) in reply.text
     assert httpx.get(server.url("/health"), timeout=10).status_code == 200
     assert chat(client, 0, 2).choices[0].message.content
+
+
+def test_native_budget_still_works_beside_the_plugin(plugin_server):
+    """vLLM's own `thinking_token_budget`, when a user picks it, is untouched by the installed
+    processor; our `nano_v3` parser gives it the `<think>` markers. The plugin's budget on the
+    same server lands the same way."""
+    client = plugin_server.client()
+    budget = 3
+    cut = {"native": {"thinking_token_budget": budget},
+           "plugin": {"vllm_xargs": {"thinking_budget": budget, "thinking_budget_grace": 0}},
+           "none": {}}
+    thought = {}
+    for name, extra in cut.items():
+        for seed in SEEDS:
+            response = client.chat.completions.create(
+                model=plugin_server.model, messages=MESSAGES, max_tokens=MAX_TOKENS,
+                temperature=1.0, seed=seed, logprobs=True, extra_body=extra)
+            thought[name, seed] = thinking_tokens(response)
+            if name != "none":
+                assert response.choices[0].message.reasoning is not None, (name, seed)
+    for seed in SEEDS:
+        # native forces `</think>` right at the budget; ours forces "\n</think>\n\n"
+        assert thought["native", seed] <= budget, seed
+        assert thought["plugin", seed] == budget + 1, seed
+    assert any(thought["none", seed] > budget + 1 for seed in SEEDS)
