@@ -1,14 +1,16 @@
 """Decode throughput of the thinking-budget processor vs none vs vLLM's native thinking_token_budget.
 
-CPU servers on one tiny hybrid model (template opens <think>), each serving the same requests:
+One tiny hybrid model whose template opens <think>, served by offline `LLM` engines, each in its
+own process, on the same batches:
   none       - the processor not installed (benchmarks/without_budget_processor hides its
                entry point), the baseline;
-  installed  - the plugin as installed, no flags: 0%, 50%, 100% of each batch budgeted;
-  named      - also named with --logits-processors (exact under async scheduling): 100%;
-  native     - --reasoning-parser deepseek_r1 and vLLM's `thinking_token_budget`: 50%, 100%.
+  installed  - the plugin as installed, nothing named: 0%, 50%, 100% of each batch budgeted;
+  named      - also named in `logits_processors` (as --logits-processors would): 100%;
+  native     - reasoning parser deepseek_r1 and vLLM's `thinking_token_budget`: 50%, 100%.
 Every request decodes exactly --tokens tokens (ignore_eos), so throughput = tokens / wall time.
-Servers start --rounds times in rotating order and each cell keeps its best round, so a drift
-of the machine hits every server alike. Prints one table of ratios against `none`.
+A whole batch goes to the engine at once, so on a small machine the figures measure the engine,
+not how fast an API server feeds it. Engines start --rounds times in rotating order, and each
+cell keeps its best timed run over all rounds, so a drift of the machine hits every engine alike.
 
     python benchmarks/bench_thinking_budget.py [--batches 1 32 128] [--tokens 64] [--budget 8]
 """
@@ -16,64 +18,83 @@ of the machine hits every server alike. Prints one table of ratios against `none
 from __future__ import annotations
 
 import argparse
-import asyncio
+import json
 import os
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
-
-from vllm_nemotron.local_server import OpenAIServer
-from vllm_nemotron.tiny import build_nemotron_h
 
 FQCN = "vllm_nemotron.thinking_budget:ThinkingBudgetLogitsProcessor"
 REPO = Path(__file__).resolve().parents[1]
 HIDE_PROCESSOR = Path(__file__).resolve().parent / "without_budget_processor"
 MESSAGES = [{"role": "user", "content": "Think about the weather."}]
 
-# server -> (budgeted shares it serves, extra server flags, paths put first on PYTHONPATH)
-SERVERS = {
-    "none": ([0.0], [], [HIDE_PROCESSOR]),
-    "installed": ([0.0, 0.5, 1.0], [], []),
-    "named": ([1.0], ["--logits-processors", FQCN], []),
-    "native": ([0.5, 1.0], ["--reasoning-parser", "deepseek_r1"], []),
+# engine -> (budgeted shares it serves, extra LLM arguments, paths put first on PYTHONPATH)
+ENGINES = {
+    "none": ([0.0], {}, [HIDE_PROCESSOR]),
+    "installed": ([0.0, 0.5, 1.0], {}, []),
+    "named": ([1.0], {"logits_processors": [FQCN]}, []),
+    "native": ([0.5, 1.0], {"reasoning_parser": "deepseek_r1"}, []),
 }
 COLUMNS = [("installed", 0.0), ("installed", 0.5), ("installed", 1.0), ("named", 1.0),
            ("native", 0.5), ("native", 1.0)]
 
 
-async def run_batch(server, batch: int, tokens: int, budgeted: int, budget: int, native: bool):
-    client = server.async_client()
+def child(name: str, model_dir: str, batches: list[int], tokens: int, budget: int) -> None:
+    """Time one engine on every (batch, share) it serves; print a JSON line of tokens/s."""
+    from transformers import AutoTokenizer
+    from vllm import LLM, SamplingParams
 
-    async def one(i):
-        extra = {"ignore_eos": True}
-        if i < budgeted:
-            if native:
-                extra["thinking_token_budget"] = budget
-            else:
-                extra["vllm_xargs"] = {"thinking_budget": budget, "thinking_budget_grace": 0}
-        r = await client.chat.completions.create(
-            model=server.model, messages=MESSAGES, max_tokens=tokens, temperature=1.0, seed=i,
-            extra_body=extra)
-        return r.usage.completion_tokens
+    shares, llm_args, _ = ENGINES[name]
+    llm = LLM(model_dir, dtype="float32", max_model_len=1024, max_num_seqs=max(batches),
+              enforce_eager=True, enable_prefix_caching=False, **llm_args)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    prompt = tokenizer.encode(tokenizer.apply_chat_template(
+        MESSAGES, add_generation_prompt=True, tokenize=False), add_special_tokens=False)
+    close_id = tokenizer.convert_tokens_to_ids("</think>")
+    plain = SamplingParams(temperature=0, max_tokens=tokens, ignore_eos=True)
+    if name == "native":
+        budgeted = SamplingParams(temperature=0, max_tokens=tokens, ignore_eos=True,
+                                  thinking_token_budget=budget)
+    else:
+        budgeted = SamplingParams(temperature=0, max_tokens=tokens, ignore_eos=True, extra_args={
+            "thinking_budget": budget, "thinking_budget_grace": 0})
 
-    async with client:
-        await one(batch)  # warm-up
-        start = time.perf_counter()
-        done = await asyncio.gather(*(one(i) for i in range(batch)))
-        return sum(done) / (time.perf_counter() - start)
+    def rate(batch: int, share: float) -> float:
+        prompts = [{"prompt_token_ids": prompt}] * batch
+        params = [budgeted if i < int(batch * share) else plain for i in range(batch)]
+        llm.generate(prompts, params, use_tqdm=False)  # warm-up
+        best = float("inf")
+        for _ in range(3):
+            start = time.perf_counter()
+            done = llm.generate(prompts, params, use_tqdm=False)
+            best = min(best, time.perf_counter() - start)
+        assert all(len(out.outputs[0].token_ids) == tokens for out in done)
+        for out, p in zip(done, params):  # the budget really was enforced
+            assert (p is budgeted) <= (close_id in out.outputs[0].token_ids[:budget + 4]), name
+        return batch * tokens / best
+
+    result = {f"{b} {s}": rate(b, s) for b in batches for s in shares}
+    print("RESULT " + json.dumps(result), flush=True)
 
 
-def measure(model, args, name) -> dict[tuple[int, float], float]:
-    """tokens/s of one server start, per (batch, budgeted share)."""
-    shares, flags, paths = SERVERS[name]
-    pythonpath = [*map(str, paths), str(REPO), os.environ.get("PYTHONPATH")]
-    env = {"VLLM_CPU_KVCACHE_SPACE": "1", "PYTHONPATH": os.pathsep.join(p for p in pythonpath if p)}
-    server_args = ["--dtype", "float32", "--max-model-len", "1024", "--disable-log-stats",
-                   "--max-num-seqs", str(max(args.batches)), *flags]
-    with OpenAIServer(model, server_args, env=env, cwd=REPO) as server:
-        return {(b, s): asyncio.run(run_batch(server, b, args.tokens, int(b * s), args.budget,
-                                              native=name == "native"))
-                for b in args.batches for s in shares}
+def measure(name: str, model_dir: Path, args) -> dict[tuple[int, float], float]:
+    paths = [*map(str, ENGINES[name][2]), str(REPO), os.environ.get("PYTHONPATH")]
+    env = dict(os.environ, VLLM_ENABLE_V1_MULTIPROCESSING="0",
+               VLLM_CPU_KVCACHE_SPACE=os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1"),
+               PYTHONPATH=os.pathsep.join(p for p in paths if p))
+    command = [sys.executable, __file__, "--child", name, str(model_dir),
+               "--batches", *map(str, args.batches), "--tokens", str(args.tokens),
+               "--budget", str(args.budget)]
+    out = subprocess.run(command, env=env, capture_output=True, text=True)
+    line = [l for l in out.stdout.splitlines() if l.startswith("RESULT ")]
+    if out.returncode or not line:
+        sys.exit(f"engine {name} failed:\n{out.stderr[-3000:]}")
+    return {(int(b), float(s)): r
+            for key, r in json.loads(line[-1][len("RESULT "):]).items()
+            for b, s in [key.split()]}
 
 
 def main():
@@ -82,19 +103,26 @@ def main():
     parser.add_argument("--tokens", type=int, default=64)
     parser.add_argument("--budget", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=2,
-                        help="starts per server, in rotating order; each cell keeps its best")
+                        help="starts per engine, in rotating order; each cell keeps its best")
+    parser.add_argument("--child", nargs=2, metavar=("ENGINE", "MODEL_DIR"))
     args = parser.parse_args()
+    if args.child:
+        child(*args.child, args.batches, args.tokens, args.budget)
+        return
 
-    model = build_nemotron_h(Path(tempfile.mkdtemp()) / "nemotron-h")
-    names = list(SERVERS)
+    from vllm_nemotron.tiny import build_nemotron_h
+
+    names = list(ENGINES)
     best: dict[str, dict[tuple[int, float], float]] = {name: {} for name in names}
-    for r in range(args.rounds):
-        for name in names[r % len(names):] + names[:r % len(names)]:
-            for cell, rate in measure(model, args, name).items():
-                best[name][cell] = max(rate, best[name].get(cell, 0.0))
+    with tempfile.TemporaryDirectory() as tmp:
+        model_dir = build_nemotron_h(Path(tmp) / "nemotron-h")
+        for r in range(args.rounds):
+            for name in names[r % len(names):] + names[:r % len(names)]:
+                for cell, rate in measure(name, model_dir, args).items():
+                    best[name][cell] = max(rate, best[name].get(cell, 0.0))
 
     print(f"\ndecode throughput, {args.tokens} tokens/request, budget {args.budget}, grace 0, "
-          f"best of {args.rounds} rounds; ratios vs the server without the processor")
+          f"best over {args.rounds} rounds; ratios vs the engine without the processor")
     headers = [f"{name} {int(share * 100)}%" for name, share in COLUMNS] + ["installed/native"]
     print(f"{'batch':>5} {'none tok/s':>11} " + " ".join(f"{h:>14}" for h in headers))
     for b in args.batches:
