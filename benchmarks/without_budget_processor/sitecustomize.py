@@ -1,9 +1,9 @@
 """On PYTHONPATH, vLLM starts as if vllm-nemotron's thinking-budget processor were not installed.
 
-`bench_thinking_budget.py` uses it for its baseline server: every process of that server (API
-server, engine core, workers) imports this at start-up and sees no `vllm.logits_processors` entry
-point from vllm-nemotron; the rest of the plugin (model classes, parsers) stays registered, so the
-baseline serves the same model with the same code, minus the processor.
+`bench_thinking_budget.py` uses it for its baseline engine: every Python process started with it
+imports this first and sees no `vllm.logits_processors` entry point from vllm-nemotron; the rest
+of the plugin (model classes, parsers) stays registered, so the baseline runs the same model with
+the same code, minus the processor.
 """
 
 import importlib.metadata as metadata
