@@ -14,15 +14,13 @@ build some phases of both ran several times slower than alone.)
 """
 
 import argparse
-import json
-import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from engine_process import REPO, child_env, report, run_child
+
 OURS = {
     "DeciLMForCausalLM": "vllm_nemotron.models.decilm:DeciLMForCausalLM",
     "NemotronHForCausalLM": "vllm_nemotron.models.nemotron_h:NemotronHForCausalLM",
@@ -78,7 +76,7 @@ def child(impl: str, model_dir: str) -> None:
     for b in BATCHES:
         result[f"prefill b={b}"] = b * 128 / run(b, 128, 1)
         result[f"decode b={b}"] = b * 64 / run(b, 16, 64)
-    print("RESULT " + json.dumps(result), flush=True)
+    report(result)
 
 
 def main() -> None:
@@ -92,21 +90,16 @@ def main() -> None:
     if args.child:
         child(*args.child)
         return
-    env = dict(os.environ, VLLM_ENABLE_V1_MULTIPROCESSING="0", VLLM_PLUGINS="",
-               VLLM_CPU_KVCACHE_SPACE=os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1"),
-               PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
+    env = child_env(VLLM_PLUGINS="")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name, path in build_models(Path(tmp), args.hidden, args.layers).items():
             numbers = {"in-tree": {}, "plugin": {}}
             for r in range(args.rounds):  # alternate the order: drift hits both alike
                 for impl in ("in-tree", "plugin")[::1 if r % 2 == 0 else -1]:
-                    out = subprocess.run([sys.executable, __file__, "--child", impl, str(path)],
-                                         env=env, capture_output=True, text=True)
-                    line = [l for l in out.stdout.splitlines() if l.startswith("RESULT ")]
-                    if out.returncode or not line:
-                        sys.exit(f"{name} / {impl} failed:\n{out.stderr[-3000:]}")
-                    for phase, rate in json.loads(line[-1][len("RESULT "):]).items():
+                    result = run_child([sys.executable, __file__, "--child", impl, str(path)],
+                                       env, f"{name} / {impl}")
+                    for phase, rate in result.items():
                         numbers[impl][phase] = max(rate, numbers[impl].get(phase, 0.0))
             for phase in numbers["plugin"]:
                 a, b = numbers["in-tree"][phase], numbers["plugin"][phase]

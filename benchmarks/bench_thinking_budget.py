@@ -18,16 +18,14 @@ cell keeps its best timed run over all rounds, so a drift of the machine hits ev
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from engine_process import child_env, report, run_child
+
 FQCN = "vllm_nemotron.thinking_budget:ThinkingBudgetLogitsProcessor"
-REPO = Path(__file__).resolve().parents[1]
 HIDE_PROCESSOR = Path(__file__).resolve().parent / "without_budget_processor"
 MESSAGES = [{"role": "user", "content": "Think about the weather."}]
 
@@ -54,13 +52,13 @@ def child(name: str, model_dir: str, batches: list[int], tokens: int, budget: in
     prompt = tokenizer.encode(tokenizer.apply_chat_template(
         MESSAGES, add_generation_prompt=True, tokenize=False), add_special_tokens=False)
     close_id = tokenizer.convert_tokens_to_ids("</think>")
-    plain = SamplingParams(temperature=0, max_tokens=tokens, ignore_eos=True)
+    greedy = dict(temperature=0, max_tokens=tokens, ignore_eos=True)
+    plain = SamplingParams(**greedy)
     if name == "native":
-        budgeted = SamplingParams(temperature=0, max_tokens=tokens, ignore_eos=True,
-                                  thinking_token_budget=budget)
+        budgeted = SamplingParams(**greedy, thinking_token_budget=budget)
     else:
-        budgeted = SamplingParams(temperature=0, max_tokens=tokens, ignore_eos=True, extra_args={
-            "thinking_budget": budget, "thinking_budget_grace": 0})
+        budgeted = SamplingParams(**greedy, extra_args={"thinking_budget": budget,
+                                                        "thinking_budget_grace": 0})
 
     def rate(batch: int, share: float) -> float:
         prompts = [{"prompt_token_ids": prompt}] * batch
@@ -76,25 +74,15 @@ def child(name: str, model_dir: str, batches: list[int], tokens: int, budget: in
             assert (p is budgeted) <= (close_id in out.outputs[0].token_ids[:budget + 4]), name
         return batch * tokens / best
 
-    result = {f"{b} {s}": rate(b, s) for b in batches for s in shares}
-    print("RESULT " + json.dumps(result), flush=True)
+    report({f"{b} {s}": rate(b, s) for b in batches for s in shares})
 
 
 def measure(name: str, model_dir: Path, args) -> dict[tuple[int, float], float]:
-    paths = [*map(str, ENGINES[name][2]), str(REPO), os.environ.get("PYTHONPATH")]
-    env = dict(os.environ, VLLM_ENABLE_V1_MULTIPROCESSING="0",
-               VLLM_CPU_KVCACHE_SPACE=os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1"),
-               PYTHONPATH=os.pathsep.join(p for p in paths if p))
     command = [sys.executable, __file__, "--child", name, str(model_dir),
                "--batches", *map(str, args.batches), "--tokens", str(args.tokens),
                "--budget", str(args.budget)]
-    out = subprocess.run(command, env=env, capture_output=True, text=True)
-    line = [l for l in out.stdout.splitlines() if l.startswith("RESULT ")]
-    if out.returncode or not line:
-        sys.exit(f"engine {name} failed:\n{out.stderr[-3000:]}")
-    return {(int(b), float(s)): r
-            for key, r in json.loads(line[-1][len("RESULT "):]).items()
-            for b, s in [key.split()]}
+    result = run_child(command, child_env(*ENGINES[name][2]), f"engine {name}")
+    return {(int(b), float(s)): r for key, r in result.items() for b, s in [key.split()]}
 
 
 def main():

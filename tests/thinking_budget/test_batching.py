@@ -13,7 +13,7 @@ import pytest
 from transformers import AutoTokenizer
 
 from tests.harness.server import OpenAIServer
-from vllm_nemotron.thinking_budget.markers import END_TEXT
+from tests.thinking_budget.served import end_sequence, thinking_tokens
 from vllm_nemotron.thinking_budget.params import DEFAULT_GRACE
 
 pytestmark = pytest.mark.slow
@@ -36,14 +36,7 @@ def server(tiny_hybrid):
 
 @pytest.fixture(scope="module")
 def end_len(tiny_hybrid):
-    return len(AutoTokenizer.from_pretrained(tiny_hybrid).encode(END_TEXT,
-                                                                 add_special_tokens=False))
-
-
-def thought_lengths(choice) -> int:
-    """Tokens a choice generated before `</think>` (all of them when thinking never closed)."""
-    tokens = [t.token for t in choice.logprobs.content]
-    return tokens.index("</think>") if "</think>" in tokens else len(tokens)
+    return end_sequence(AutoTokenizer.from_pretrained(tiny_hybrid))[0]
 
 
 def chat(client, budget, **kwargs):
@@ -62,7 +55,7 @@ def test_budget_holds_through_preemption(server, end_len):
     assert preempted > 0, "the batch was never preempted: shrink the KV cache"
     for budget, response in zip(BUDGETS, responses):
         choice = response.choices[0]
-        assert thought_lengths(choice) <= budget + DEFAULT_GRACE + end_len - 1, budget
+        assert thinking_tokens(choice) <= budget + DEFAULT_GRACE + end_len - 1, budget
         assert "</think>" in choice.message.content, budget
 
 
@@ -72,5 +65,5 @@ def test_every_choice_of_n_keeps_the_budget(server, end_len):
     assert response.usage.completion_tokens == sum(
         len(c.logprobs.content) for c in response.choices)
     for choice in response.choices:
-        assert thought_lengths(choice) <= 4 + DEFAULT_GRACE + end_len - 1
+        assert thinking_tokens(choice) <= 4 + DEFAULT_GRACE + end_len - 1
         assert "</think>" in choice.message.content

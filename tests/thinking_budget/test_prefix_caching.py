@@ -12,8 +12,7 @@ from transformers import PreTrainedTokenizerFast
 
 from tests.harness.decilm import build_decilm
 from tests.harness.server import OpenAIServer
-from tests.thinking_budget.test_server import thinking_tokens
-from vllm_nemotron.thinking_budget.markers import END_TEXT
+from tests.thinking_budget.served import end_sequence, thinking_tokens
 from vllm_nemotron.thinking_budget.params import DEFAULT_GRACE
 from vllm_nemotron.tiny.checkpoints import chat_template
 
@@ -25,9 +24,8 @@ MESSAGES = [{"role": "user", "content": "Why is the sky blue? Explain it step by
 
 def test_budget_holds_on_a_prefix_cache_hit(tmp_path):
     model = build_decilm(tmp_path / "decilm", template=chat_template("nemotron_nano_v3"))
-    tokenizer = PreTrainedTokenizerFast.from_pretrained(model)  # no remote-code question
-    end_ids = tokenizer.encode(END_TEXT, add_special_tokens=False)
-    close_at = end_ids.index(tokenizer.convert_tokens_to_ids("</think>"))
+    # no remote-code question, unlike AutoTokenizer on a nemotron-nas checkpoint
+    end_len, close_at = end_sequence(PreTrainedTokenizerFast.from_pretrained(model))
     args = ["--enable-prefix-caching", "--block-size", "32"]
     with OpenAIServer(model, args, stats=True) as server:
         client = server.client()
@@ -43,9 +41,9 @@ def test_budget_holds_on_a_prefix_cache_hit(tmp_path):
             # the second prompt came from the cache
             assert server.counter("vllm:prefix_cache_hits") > before
             for response in (cold, warm):
-                thought = thinking_tokens(response)
+                thought = thinking_tokens(response.choices[0])
                 if budget == 0:  # the end sequence comes first
                     assert thought == close_at
-                assert thought <= budget + DEFAULT_GRACE + len(end_ids) - 1
+                assert thought <= budget + DEFAULT_GRACE + end_len - 1
                 assert "</think>" in response.choices[0].message.content
             assert warm.choices[0].message.content == cold.choices[0].message.content

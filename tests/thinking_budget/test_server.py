@@ -12,7 +12,7 @@ import pytest
 from transformers import AutoTokenizer
 
 from tests.harness.server import OpenAIServer
-from vllm_nemotron.thinking_budget.markers import END_TEXT
+from tests.thinking_budget.served import end_sequence, thinking_tokens
 from vllm_nemotron.thinking_budget.params import DEFAULT_GRACE
 
 pytestmark = pytest.mark.slow
@@ -37,17 +37,8 @@ def chat(client, seed, budget=None):
         temperature=1.0, seed=seed, logprobs=True, extra_body=extra)
 
 
-def thinking_tokens(response) -> int:
-    """Tokens generated before `</think>` (all of them when thinking never closed)."""
-    tokens = [t.token for t in response.choices[0].logprobs.content]
-    return tokens.index("</think>") if "</think>" in tokens else len(tokens)
-
-
 def test_budgets_in_one_concurrent_batch(server, tiny_hybrid):
-    tokenizer = AutoTokenizer.from_pretrained(tiny_hybrid)
-    end_ids = tokenizer.encode(END_TEXT, add_special_tokens=False)
-    end_len = len(end_ids)
-    close_at = end_ids.index(tokenizer.convert_tokens_to_ids("</think>"))
+    end_len, close_at = end_sequence(AutoTokenizer.from_pretrained(tiny_hybrid))
     client = server.client()
     jobs = [(budget, seed) for budget in BUDGETS + [None] for seed in SEEDS]
     with ThreadPoolExecutor(len(jobs)) as pool:
@@ -59,7 +50,7 @@ def test_budgets_in_one_concurrent_batch(server, tiny_hybrid):
         assert response.usage.completion_tokens == len(content)
         if budget is None:
             continue
-        thought = thinking_tokens(response)
+        thought = thinking_tokens(response.choices[0])
         if budget == 0:  # the end sequence comes first
             assert thought == close_at, seed
         # `</think>` is the end sequence's second-to-last token at the latest
@@ -69,7 +60,7 @@ def test_budgets_in_one_concurrent_batch(server, tiny_hybrid):
         answer = text.split("</think>", 1)[1]
         assert answer.strip() or response.choices[0].finish_reason == "stop", (budget, seed)
         # without a budget the same request thinks longer
-        unbudgeted = thinking_tokens(results[(None, seed)])
+        unbudgeted = thinking_tokens(results[(None, seed)].choices[0])
         if budget + DEFAULT_GRACE + end_len < unbudgeted:
             assert thought < unbudgeted
             longer += 1
@@ -106,7 +97,7 @@ def test_native_budget_still_works_beside_the_plugin(plugin_server):
             response = client.chat.completions.create(
                 model=plugin_server.model, messages=MESSAGES, max_tokens=MAX_TOKENS,
                 temperature=1.0, seed=seed, logprobs=True, extra_body=extra)
-            thought[name, seed] = thinking_tokens(response)
+            thought[name, seed] = thinking_tokens(response.choices[0])
             if name != "none":
                 assert response.choices[0].message.reasoning is not None, (name, seed)
     for seed in SEEDS:
