@@ -30,7 +30,7 @@ BATCHES = (1, 32)
 
 def build_models(root: Path, hidden: int, layers: int) -> dict[str, Path]:
     sys.path.insert(0, str(REPO))
-    from tests.harness.checkpoints import build_nemotron_h
+    from vllm_nemotron.tiny import build_nemotron_h
     from tests.harness import decilm
 
     decilm.HIDDEN, decilm.HEAD_DIM = hidden, hidden // decilm.HEADS

@@ -15,8 +15,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from parsers.llama_nemotron_json_tool_parser import LlamaNemotronJsonToolParser, ToolCallScanner  # noqa: E402
-from parsers.nano_v3_reasoning_parser import NanoV3ReasoningParser, ThinkSplitter  # noqa: E402
+from vllm_nemotron.parsers.llama_nemotron_json_tool_parser import LlamaNemotronJsonToolParser, ToolCallScanner  # noqa: E402
+from vllm_nemotron.parsers.nano_v3_reasoning_parser import NanoV3ReasoningParser, ThinkSplitter  # noqa: E402
 
 DELTA = 4
 

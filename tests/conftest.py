@@ -27,7 +27,7 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="session")
 def tiny_hybrid(tmp_path_factory):
     """A tiny Nemotron-H checkpoint with the Nemotron-3-Nano template (opens <think>)."""
-    from tests.harness.checkpoints import build_nemotron_h
+    from vllm_nemotron.tiny import build_nemotron_h
 
     return build_nemotron_h(tmp_path_factory.mktemp("models") / "nemotron-h")
 

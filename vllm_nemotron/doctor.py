@@ -95,13 +95,13 @@ def checks() -> list[tuple[str, Callable[[], str]]]:
 
     def templates() -> str:
         import jinja2
-        from importlib.resources import files
 
-        names = sorted(p.name for p in files("vllm_nemotron.chat_templates").iterdir()
-                       if p.name.endswith(".jinja"))
+        from vllm_nemotron import chat_templates
+
+        names = chat_templates.names()
         env = jinja2.Environment()
         for name in names:
-            env.parse(files("vllm_nemotron.chat_templates").joinpath(name).read_text())
+            env.parse(chat_templates.text(name))
         return ", ".join(names) or "none shipped"
 
     items: list[tuple[str, Callable[[], str]]] = [("entry point", general_plugin)]

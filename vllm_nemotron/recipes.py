@@ -14,8 +14,9 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
-from importlib.resources import files
 from pathlib import Path
+
+from vllm_nemotron import chat_templates
 
 # Share of one GPU's memory the weights may take; the rest is KV/SSM cache and activations.
 WEIGHT_SHARE_OF_GPU = 0.8
@@ -156,11 +157,6 @@ class Recipe:
         return ["vllm", "serve", self.model, *self.args]
 
 
-def chat_template_path(file_name: str) -> str:
-    """Absolute path of a chat template shipped in the installed package."""
-    return str(files("vllm_nemotron.chat_templates").joinpath(file_name))
-
-
 def supported_text() -> str:
     lines = ["Supported families (pick one with --family NAME):"]
     for fam in FAMILIES:
@@ -274,7 +270,7 @@ def make_recipe(model: str, family: str | None = None, gpus: GPUs | None = None)
         args += ["--reasoning-parser", fam.reasoning_parser]
         reasons.append(f"reasoning parser: {fam.reasoning_parser} splits <think> reasoning")
     if fam.chat_template:
-        args += ["--chat-template", chat_template_path(fam.chat_template)]
+        args += ["--chat-template", chat_templates.path(fam.chat_template)]
         reasons.append(f"chat template: {fam.chat_template} (shipped with vllm-nemotron)")
     if fam.hybrid:
         args += ["--mamba-ssm-cache-dtype", "float32"]

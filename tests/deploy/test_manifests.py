@@ -232,7 +232,7 @@ def _expand(arg: str) -> str:
 
 def _local_template(arg: str) -> str:
     """The image links the package's chat templates to IMAGE_TEMPLATE_DIR: map to the repo."""
-    return arg.replace(IMAGE_TEMPLATE_DIR, str(REPO / "chat_templates"))
+    return arg.replace(IMAGE_TEMPLATE_DIR, str(REPO / "vllm_nemotron" / "chat_templates"))
 
 
 def parse_serve_args(args: list[str]):

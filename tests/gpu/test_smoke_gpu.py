@@ -50,7 +50,7 @@ def test_real_checkpoint_passes_the_smoke_checks():
 
 @pytest.fixture(scope="module")
 def tiny_gpu_server(tmp_path_factory):
-    from tests.harness.checkpoints import build_nemotron_h
+    from vllm_nemotron.tiny import build_nemotron_h
     from tests.harness.server import OpenAIServer
 
     model = build_nemotron_h(tmp_path_factory.mktemp("models") / "nemotron-h")

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from .tokenizer import SPECIAL_TOKENS, save_tokenizer
+from vllm_nemotron.tiny import SPECIAL_TOKENS, save_tokenizer
 
 HIDDEN = 128
 HEADS = 4

@@ -7,7 +7,7 @@ activation (silu), stored in two safetensors shards.
 import pytest
 import torch
 
-from tests.harness.checkpoints import build_nemotron_h
+from vllm_nemotron.tiny import build_nemotron_h
 from tests.models.engine import MAX_TOKENS, PROMPTS, greedy_tokens
 from vllm_nemotron.models.nemotron_h import check_tensor_parallel
 

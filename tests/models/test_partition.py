@@ -29,7 +29,7 @@ def test_decilm_layer_params_match_the_checkpoint(tmp_path):
 def test_nemotron_h_layer_params_match_transformers(tmp_path):
     import json
 
-    from tests.harness.checkpoints import build_nemotron_h
+    from vllm_nemotron.tiny import build_nemotron_h
     from transformers import NemotronHForCausalLM
 
     path = build_nemotron_h(tmp_path, pattern="M*-M-", template=None)

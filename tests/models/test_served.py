@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.harness.checkpoints import build_nemotron_h
+from vllm_nemotron.tiny import build_nemotron_h
 from tests.harness.decilm import VARIANT_BLOCKS, build_decilm, reference_greedy
 from tests.harness.server import OpenAIServer
 

@@ -7,7 +7,7 @@ import pytest
 def tag_tokenizer(tmp_path_factory):
     from transformers import AutoTokenizer
 
-    from tests.harness.tokenizer import save_tokenizer
+    from vllm_nemotron.tiny import save_tokenizer
 
     path = tmp_path_factory.mktemp("tok")
     save_tokenizer(path)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import parsers.llama_nemotron_json_tool_parser  # noqa: F401  (registers the names)
-import parsers.nano_v3_reasoning_parser  # noqa: F401
-import parsers.nemotron_mini_tool_parser  # noqa: F401
+import vllm_nemotron.parsers.llama_nemotron_json_tool_parser  # noqa: F401  (registers the names)
+import vllm_nemotron.parsers.nano_v3_reasoning_parser  # noqa: F401
+import vllm_nemotron.parsers.nemotron_mini_tool_parser  # noqa: F401
 from vllm.entrypoints.openai.chat_completion.protocol import ChatCompletionRequest
 from vllm.parser.parser_manager import ParserManager
 

@@ -8,7 +8,7 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from parsers.llama_nemotron_json_tool_parser import ToolCallScanner
+from vllm_nemotron.parsers.llama_nemotron_json_tool_parser import ToolCallScanner
 from tests.parsers.drive import CharTokenizer, char_chunks, non_streaming, streaming
 
 TOK = CharTokenizer()

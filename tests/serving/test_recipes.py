@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from vllm_nemotron import serve
-from vllm_nemotron.recipes import (FAMILIES, GPUs, UnknownModelError, chat_template_path,
-                                   make_recipe, merge_args)
+from vllm_nemotron import chat_templates, serve
+from vllm_nemotron.recipes import FAMILIES, GPUs, UnknownModelError, make_recipe, merge_args
 
 GiB = 2**30
 NO_GPU = GPUs()
@@ -52,8 +51,8 @@ def test_hub_name_recipe(model, family, tool, reasoning, template, hybrid, max_l
     assert flag(recipe.args, "--tool-call-parser") == tool
     assert (flag(recipe.args, "--enable-auto-tool-choice") == "") == (tool is not None)
     assert flag(recipe.args, "--reasoning-parser") == reasoning
-    assert flag(recipe.args, "--chat-template") == chat_template_path(template)
-    assert Path(chat_template_path(template)).is_file()
+    assert flag(recipe.args, "--chat-template") == chat_templates.path(template)
+    assert Path(chat_templates.path(template)).is_file()
     assert flag(recipe.args, "--mamba-ssm-cache-dtype") == ("float32" if hybrid else None)
     assert flag(recipe.args, "--max-model-len") == str(max_len)
     assert flag(recipe.args, "--tensor-parallel-size") is None  # no GPU: TP 1, no flag

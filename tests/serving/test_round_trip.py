@@ -8,13 +8,12 @@ sees is exactly what the model would have had to generate to produce that messag
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
-from tests.harness.tokenizer import save_tokenizer
+from vllm_nemotron.tiny import save_tokenizer
 from tests.parsers.drive import non_streaming, streaming, token_chunks
-from vllm_nemotron.recipes import chat_template_path
+from vllm_nemotron import chat_templates
 
 TOOLS = [{"type": "function", "function": {
     "name": name, "description": "d",
@@ -58,7 +57,7 @@ def tokenizers(tmp_path_factory):
     out = {}
     for template, *_ in FAMILIES:
         path = tmp_path_factory.mktemp(template)
-        save_tokenizer(path, Path(chat_template_path(f"{template}.jinja")).read_text())
+        save_tokenizer(path, chat_templates.text(template))
         out[template] = AutoTokenizer.from_pretrained(str(path))
     return out
 

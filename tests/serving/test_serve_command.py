@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.harness.checkpoints import build_nemotron4
+from vllm_nemotron.tiny import build_nemotron4
 from tests.harness.server import OpenAIServer
 
 pytestmark = pytest.mark.slow

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness.tokenizer import save_tokenizer
-from vllm_nemotron.recipes import chat_template_path
+from vllm_nemotron.tiny import save_tokenizer
+from vllm_nemotron import chat_templates
 
 GOLDEN = Path(__file__).parent / "golden"
 TEMPLATES = ["llama_nemotron_tools", "nemotron_mini", "nemotron_nano_v2", "nemotron_nano_v3"]
@@ -74,7 +74,7 @@ def tokenizers(tmp_path_factory):
     out = {}
     for name in TEMPLATES:
         path = tmp_path_factory.mktemp(name)
-        save_tokenizer(path, Path(chat_template_path(f"{name}.jinja")).read_text(),
+        save_tokenizer(path, chat_templates.text(name),
                        bos_token="<|begin_of_text|>")
         out[name] = AutoTokenizer.from_pretrained(str(path))
     return out

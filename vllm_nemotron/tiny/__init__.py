@@ -3,8 +3,8 @@
 No hub access is needed: the tokenizer is trained on the fly and weights are random.
 """
 
-from .checkpoints import build_llama, build_nemotron4, build_nemotron_h, chat_template
+from .checkpoints import build_llama, build_nemotron4, build_nemotron_h
 from .tokenizer import SPECIAL_TOKENS, TAG_TOKENS, save_tokenizer
 
 __all__ = ["SPECIAL_TOKENS", "TAG_TOKENS", "build_llama", "build_nemotron4", "build_nemotron_h",
-           "chat_template", "save_tokenizer"]
+           "save_tokenizer"]

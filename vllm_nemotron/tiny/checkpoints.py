@@ -10,14 +10,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from vllm_nemotron import chat_templates
+
 from .tokenizer import SPECIAL_TOKENS, save_tokenizer
-
-
-def chat_template(name: str) -> str:
-    """The text of one of the plugin's chat templates (chat_templates/<name>.jinja)."""
-    from importlib.resources import files
-
-    return files("vllm_nemotron.chat_templates").joinpath(f"{name}.jinja").read_text()
 
 
 def _save_model(model, path: Path, num_shards: int) -> None:
@@ -49,7 +44,7 @@ def _build(path: str | Path, arch: str, fields: dict, overrides: dict, *, templa
     import transformers
 
     path = Path(path)
-    vocab = save_tokenizer(path, chat_template(template) if template else None,
+    vocab = save_tokenizer(path, chat_templates.text(template) if template else None,
                            eos_token=eos_token, bos_token=bos_token)
     fields = dict(vocab_size=vocab, eos_token_id=SPECIAL_TOKENS.index(eos_token),
                   pad_token_id=SPECIAL_TOKENS.index("<|end_of_text|>"),
