@@ -86,23 +86,40 @@ def test_tool_streaming_equals_non_streaming(text, cut):
         assert expected.content == text
 
 
+def reference_split(text: str, name: str, kwargs: dict) -> tuple[str, str]:
+    """An independent statement of the split: (reasoning, content) of an output."""
+    opens = text.startswith("<think>")
+    if name == "nano_v3" and kwargs.get("enable_thinking") is not False:
+        body = text[len("<think>"):] if opens else text
+    elif opens:
+        body = text[len("<think>"):]
+    else:
+        return "", text
+    openers = ["<TOOLCALL>", "<tool_call>"] if name == "nano_v3" else ["<TOOLCALL>"]
+    ends = [(body.find(t), t) for t in ["</think>", *openers] if t in body]
+    at, tag = min(ends) if ends else (len(body), "")
+    reasoning = body[:at].rstrip()
+    content = body[at + len("</think>"):] if tag == "</think>" else body[at:]
+    forced = kwargs.get("force_nonempty_content") or kwargs.get("enable_thinking") is False
+    if forced and reasoning and not content.strip():
+        content = reasoning
+    return reasoning, content
+
+
+TOOL_CALL_TEXT = '<TOOLCALL>{"name": "f"}</TOOLCALL>'
+
+
 @settings_()
-@given(st.lists(noise | st.sampled_from(["</think>", "<think>", CALL := '<TOOLCALL>{"name": "f"}</TOOLCALL>']),
-                max_size=6).map("".join), cuts, st.sampled_from(["nano_v3", "llama_nemotron_thinking"]))
-def test_reasoning_streaming_equals_non_streaming(text, cut, name):
+@given(st.lists(noise | st.sampled_from(["</think>", "<think>", TOOL_CALL_TEXT, "<tool_call>", " \n"]),
+                max_size=6).map("".join), cuts, st.sampled_from(["nano_v3", "llama_nemotron_thinking"]),
+       st.sampled_from([{}, {"enable_thinking": False}, {"force_nonempty_content": True}]))
+def test_reasoning_streaming_equals_non_streaming(text, cut, name, kwargs):
     prompt = OPEN_PROMPT if name == "nano_v3" else TOK.encode("detailed thinking on")
-    args = dict(tool="llama_nemotron_json", reasoning=name)
+    args = dict(tool="llama_nemotron_json", reasoning=name, **kwargs)
     expected = non_streaming(TOK, text, prompt, **args).normalized()
     got = streaming(TOK, char_chunks(text, cut), prompt, **args).normalized()
     assert got == expected
-    # Independent reference for the split itself.
-    if name == "nano_v3":
-        body = text[len("<think>"):] if text.startswith("<think>") else text
-        reasoning, sep, content = body.partition("</think>")
-    elif text.startswith("<think>"):
-        reasoning, sep, content = text[len("<think>"):].partition("</think>")
-    else:
-        reasoning, content = "", text
+    reasoning, content = reference_split(text, name, kwargs)
     assert expected.reasoning == reasoning
     if not expected.calls:
         assert expected.content == content

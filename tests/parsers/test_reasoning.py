@@ -13,6 +13,10 @@ OPEN = "<|im_start|>assistant\n<think>\n"
 CLOSED = "<|im_start|>assistant\n<think></think>"
 CALL = '<TOOLCALL>[{"name": "f", "arguments": {"a": 1}}]</TOOLCALL>'
 
+QWEN_CALL = '<tool_call>\n<function=f>\n<parameter=a>\n1\n</parameter>\n</function>\n</tool_call>'
+OFF = {"enable_thinking": False}
+FORCE = {"force_nonempty_content": True}
+
 # (reasoning parser, prompt, template kwargs, output, reasoning, content, calls)
 CORPUS = [
     ("nano_v3", OPEN, {}, "Let me think.</think>Paris.", "Let me think.", "Paris.", []),
@@ -23,18 +27,42 @@ CORPUS = [
     ("nano_v3", OPEN, {}, "a < b </think > c", "a < b </think > c", "", []),
     ("nano_v3", OPEN, {}, "I'll call f.</think>" + CALL, "I'll call f.", "", [("f", '{"a": 1}')]),
     ("nano_v3", OPEN, {}, "r</think>x </think> <think>y", "r", "x </think> <think>y", []),
-    ("nano_v3", OPEN, {"enable_thinking": False}, "All <think>content</think>.",
-     "", "All <think>content</think>.", []),
+    # trailing reasoning whitespace is dropped (in-tree nemotron_v3 does the same)
+    ("nano_v3", OPEN, {}, "Step one. \n\n</think>\nParis.", "Step one.", "\nParis.", []),
+    # a tool call straight from the thought ends reasoning (implicit end), both families' tags
+    ("nano_v3", OPEN, {}, "I'll call f.\n" + CALL, "I'll call f.", "", [("f", '{"a": 1}')]),
+    ("nano_v3", OPEN, {}, "Use the tool " + QWEN_CALL, "Use the tool", QWEN_CALL, []),
+    ("nano_v3", OPEN, {}, CALL, "", "", [("f", '{"a": 1}')]),
+    ("nano_v3", OPEN, {}, "a <TOOLCAL b", "a <TOOLCAL b", "", []),
+    # enable_thinking false: an empty think block is dropped; a thought is reasoning
+    ("nano_v3", CLOSED, OFF, "<think></think>Paris is the capital.", "", "Paris is the capital.", []),
+    ("nano_v3", CLOSED, OFF, "<think>\n\n</think>\nParis.", "", "\nParis.", []),
+    ("nano_v3", CLOSED, OFF, "<think>Hmm.</think>Paris.", "Hmm.", "Paris.", []),
+    ("nano_v3", OPEN, OFF, "All <think>content</think>.", "", "All <think>content</think>.", []),
+    ("nano_v3", CLOSED, OFF, "<think></think>" + CALL, "", "", [("f", '{"a": 1}')]),
+    ("nano_v3", CLOSED, OFF, "<thi", "", "<thi", []),
+    # ... and a thought with no answer is also the answer (force_nonempty_content)
+    ("nano_v3", CLOSED, OFF, "<think>Only a thought.</think>\n", "Only a thought.", "Only a thought.", []),
+    ("nano_v3", OPEN, FORCE, "Only a thought.</think>", "Only a thought.", "Only a thought.", []),
+    ("nano_v3", OPEN, FORCE, "Only a thought. \n</think> \n\n", "Only a thought.", "Only a thought.", []),
+    ("nano_v3", OPEN, FORCE, "cut off", "cut off", "cut off", []),
+    ("nano_v3", OPEN, FORCE, "Thought.</think>\n\nAnswer.", "Thought.", "\n\nAnswer.", []),
+    ("nano_v3", OPEN, FORCE, "Thought.</think>\n" + CALL, "Thought.", "", [("f", '{"a": 1}')]),
+    ("nano_v3", OPEN, FORCE, "</think>", "", "", []),
     ("nano_v3", CLOSED, {}, "Closed in the prompt.</think>", "", "Closed in the prompt.</think>", []),
     ("llama_nemotron_thinking", "detailed thinking on", {}, "<think>\nHmm.\n</think>\n\nParis.",
-     "\nHmm.\n", "\n\nParis.", []),
+     "\nHmm.", "\n\nParis.", []),
     ("llama_nemotron_thinking", "detailed thinking on", {}, "<think>cut off", "cut off", "", []),
     ("llama_nemotron_thinking", "detailed thinking on", {}, "No think block.", "", "No think block.", []),
     ("llama_nemotron_thinking", "detailed thinking on", {}, "<thi", "", "<thi", []),
     ("llama_nemotron_thinking", "detailed thinking on", {}, " <think>x</think>", "", " <think>x</think>", []),
     ("llama_nemotron_thinking", "detailed thinking on", {}, "<think></think>" + CALL, "", "", [("f", '{"a": 1}')]),
+    ("llama_nemotron_thinking", "detailed thinking on", {}, "<think>Call it.\n" + CALL, "Call it.", "",
+     [("f", '{"a": 1}')]),
+    ("llama_nemotron_thinking", "detailed thinking on", {}, "<think>x " + QWEN_CALL, "x " + QWEN_CALL, "", []),
     ("llama_nemotron_thinking", "detailed thinking off", {}, "<think>x</think>y", "", "<think>x</think>y", []),
-    ("llama_nemotron_thinking", "sys", {"enable_thinking": False}, "<think>x</think>y", "", "<think>x</think>y", []),
+    ("llama_nemotron_thinking", "sys", OFF, "<think>x</think>y", "x", "y", []),
+    ("llama_nemotron_thinking", "sys", OFF, "<think>\n</think>\n\ny", "", "\n\ny", []),
 ]
 
 
@@ -62,7 +90,10 @@ def test_token_views(tag_tokenizer, tags):
     enc = lambda s: tok.encode(s, add_special_tokens=False)  # noqa: E731
     parser = make(tok, reasoning="nano_v3").reasoning_parser
     assert parser.is_reasoning_end(enc(CLOSED)) and not parser.is_reasoning_end(enc(OPEN))
-    assert make(tok, reasoning="nano_v3", enable_thinking=False).reasoning_parser.is_reasoning_end(enc(OPEN))
+    # Thinking off: the frontend still reads the output (to drop a re-emitted think block); a
+    # grammar covers the output from its first token through adjust_request instead.
+    assert not make(tok, reasoning="nano_v3", enable_thinking=False).reasoning_parser.is_reasoning_end(
+        enc(OPEN))
     llama = make(tok, reasoning="llama_nemotron_thinking").reasoning_parser
     assert not llama.is_reasoning_end(enc("detailed thinking on"))
     assert llama.is_reasoning_end(enc("detailed thinking off"))
@@ -106,3 +137,59 @@ def test_special_tags_are_kept_in_the_text():
     assert parser.adjust_request(request()).skip_special_tokens is False
     plain = make(CharTokenizer(), tool="llama_nemotron_json", reasoning="nano_v3")
     assert plain.adjust_request(request()).skip_special_tokens is True
+
+
+@pytest.mark.parametrize("tags", ["one token", "pieces"])
+@pytest.mark.parametrize("name,prompt", [("nano_v3", OPEN), ("llama_nemotron_thinking", "<think>")])
+def test_implicit_end_token_views(tag_tokenizer, tags, name, prompt):
+    """A tool call from the thought: content ids start at the opener, usage counts the thought,
+    and the structured-output gate ends on the opener's last token (the grammar starts after)."""
+    tok = tag_tokenizer if tags == "one token" else CharTokenizer()
+    enc = lambda s: tok.encode(s, add_special_tokens=False)  # noqa: E731
+    prompt_ids, thought, call = enc(prompt), enc("I will call f. "), enc(CALL)
+    output = thought + call
+    parser = make(tok, reasoning=name).reasoning_parser
+    parser.is_reasoning_end(prompt_ids)
+    assert parser.extract_content_ids(output) == call
+    assert parser.count_reasoning_tokens(output) == len(thought)
+    gate = make(tok, reasoning=name).reasoning_parser
+    ended = [i for i in range(len(output))
+             if gate.is_reasoning_end_streaming(prompt_ids + output[: i + 1], [output[i]])]
+    assert ended[0] == len(thought) + len(enc("<TOOLCALL>")) - 1
+
+
+def test_usage_counts_tokens_before_the_end_of_thinking(tag_tokenizer):
+    enc = lambda s: tag_tokenizer.encode(s, add_special_tokens=False)  # noqa: E731
+    parser = make(tag_tokenizer, reasoning="nano_v3").reasoning_parser
+    parser.is_reasoning_end(enc(OPEN))
+    thought, rest = enc("Step one. Step two."), enc("</think>Paris.")
+    assert parser.count_reasoning_tokens(thought + rest) == len(thought)
+    assert parser.count_reasoning_tokens(enc("<think>") + thought + rest) == len(thought)
+    assert parser.count_reasoning_tokens(thought) == len(thought)  # cut off while thinking
+    off = make(tag_tokenizer, reasoning="nano_v3", enable_thinking=False).reasoning_parser
+    assert off.count_reasoning_tokens(enc("Paris.")) == 0
+    assert off.count_reasoning_tokens(enc("<think></think>Paris.")) == 0
+
+
+@pytest.mark.parametrize("kwargs,structured,covered", [
+    ({"enable_thinking": False}, {"response_format": {"type": "json_object"}}, True),
+    ({"enable_thinking": False}, {"tool_choice": "required"}, True),
+    ({"enable_thinking": False}, {"tool_choice": {"type": "function", "function": {"name": "f"}}},
+     True),
+    ({"enable_thinking": False}, {}, False),
+    ({}, {"response_format": {"type": "json_object"}}, False),
+])
+def test_thinking_off_grammar_covers_the_whole_output(kwargs, structured, covered):
+    """Thinking off: the frontend reads the output from START (to drop a re-emitted think
+    block), so for a grammar the parser tells vLLM to constrain from the first token."""
+    from vllm.entrypoints.openai.chat_completion.protocol import ChatCompletionRequest
+
+    from tests.parsers.drive import TOOLS
+
+    req = ChatCompletionRequest(model="m", messages=[{"role": "user", "content": "hi"}],
+                                tools=TOOLS, chat_template_kwargs=kwargs or None, **structured)
+    parser = make(CharTokenizer(), reasoning="nano_v3", **kwargs)
+    parser.adjust_request(req)
+    assert req._grammar_from_parser is covered
+    if covered:  # vLLM then constrains from the first generated token
+        assert req.resolve_reasoning_ended(parser, CharTokenizer().encode(CLOSED)) is True

@@ -1,123 +1,205 @@
 """`<think>...</think>` reasoning parsers for Nemotron models.
 
 `nano_v3` (Nemotron-3-Nano, Nemotron-Nano-9B-v2): the chat template opens `<think>` in the
-prompt, so the output starts inside reasoning (a re-emitted leading `<think>` is dropped);
-`enable_thinking=False`, or a prompt that already closed the block, makes everything content.
+prompt, so the output starts inside reasoning (a re-emitted leading `<think>` is dropped); a
+prompt that already closed the block (`/no_think`) makes everything content.
 
 `llama_nemotron_thinking` (Llama-Nemotron Nano/Super/Ultra): with "detailed thinking on" the
 model writes `<think>` itself, with "off" it writes nothing; output that does not open with
 `<think>` is content.
 
-Both work whether a tag is one vocabulary token or several ordinary pieces: the split runs
-on text, held back only while the text could still be a tag, so streaming costs O(delta)
-and any chunking gives the non-streaming answer. Self-contained (imports only vLLM), so the
-file also works as `--reasoning-parser-plugin parsers/nano_v3_reasoning_parser.py`.
+What real checkpoints write, and how both parsers read it:
+- A tool call straight from the thought, with no `</think>` (`<tool_call>` for Nemotron-3,
+  `<TOOLCALL>` for Nano-v2 and Llama-Nemotron): the tag ends reasoning and, with the call,
+  is content, where the tool parser finds it (an "implicit end", as in vLLM's `nemotron_v3`).
+- `enable_thinking: false` and the model still opens a think block: an empty block
+  (`<think></think>`, `<think>\\n\\n</think>`) is dropped, a non-empty one is reasoning.
+- Trailing whitespace of the reasoning is dropped (it piles up over multi-turn chats).
+- `force_nonempty_content` (chat-template kwarg), or thinking off while the model thought: an
+  answer that is empty or only whitespace is replaced by the thought, so a client never shows
+  a blank reply. The thought stays in `reasoning` too, so streaming and non-streaming agree.
+
+The split runs on text, so a tag may be one vocabulary token or several pieces; text is held
+back only while it could still be a tag (or trailing reasoning whitespace), so streaming costs
+O(delta) and any chunking gives the non-streaming answer. It speaks vLLM's parser-engine event
+vocabulary (`SemanticEvent`). Self-contained (imports only vLLM), so the file also works as
+`--reasoning-parser-plugin .../nano_v3_reasoning_parser.py`.
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 from vllm.entrypoints.generate.base.protocol import DeltaMessage
 from vllm.logger import init_logger
+from vllm.parser.engine.events import EventType, SemanticEvent
 from vllm.reasoning.abs_reasoning_parsers import ReasoningParser, ReasoningParserManager
+from vllm.tool_parsers.utils import partial_tag_overlap
+
+try:  # the installed plugin maps reasoning_effort to a thinking budget; a drop-in file alone does not
+    from vllm_nemotron.thinking_budget.effort import apply_reasoning_effort
+except ImportError:  # pragma: no cover - drop-in use without the plugin
+    apply_reasoning_effort = None
 
 logger = init_logger(__name__)
 
 THINK_START = "<think>"
 THINK_END = "</think>"
-
-START, REASONING, CONTENT = "start", "reasoning", "content"
-
-
-def _held_prefix(text: str, tag: str) -> int:
-    """Length of the longest suffix of `text` that is a proper prefix of `tag`."""
-    for k in range(min(len(tag) - 1, len(text)), 0, -1):
-        if text.endswith(tag[:k]):
-            return k
-    return 0
+# Tool-call openers that end reasoning implicitly, per family.
+NEMOTRON_TOOL_STARTS = ("<tool_call>", "<TOOLCALL>")  # Nemotron-3-Nano, Nano-9B-v2
+LLAMA_NEMOTRON_TOOL_STARTS = ("<TOOLCALL>",)
 
 
+class Mode(Enum):
+    START = "start"  # the output may still open `<think>`
+    REASONING = "reasoning"
+    CONTENT = "content"
+
+
+@dataclass
 class ThinkSplitter:
-    """Incremental `<think>` splitter: feed text, get (reasoning, content) back.
+    """Incremental `<think>` splitter: `feed(text)` / `finish()` return events.
 
-    START: the output may open with `<think>`; text that does not is `otherwise`
-    (REASONING or CONTENT). REASONING runs until `</think>`; CONTENT is final.
-    At most len(tag) - 1 characters are ever held back.
+    In START, output that opens `<think>` is reasoning and anything else resolves to
+    `otherwise`. REASONING runs until `</think>` or a tool-call opener; CONTENT is final.
+    It also records where, in output characters, reasoning and content begin and end.
     """
 
-    def __init__(self, otherwise: str, mode: str = START):
-        self.otherwise = otherwise
-        self.mode = mode
-        self.held = ""
+    otherwise: Mode
+    tool_starts: tuple[str, ...] = ()
+    mode: Mode = Mode.START
+    held: str = ""  # text that may be the start of a tag
+    held_space: str = ""  # reasoning whitespace that may turn out to be trailing
+    fed: int = 0  # characters fed so far
+    reasoning_from: int | None = None
+    reasoning_to: int | None = None  # where `</think>` or the tool-call opener starts
+    content_from: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.mode is Mode.CONTENT:
+            self.content_from = 0
 
     @property
     def ended(self) -> bool:
-        return self.mode == CONTENT
+        return self.mode is Mode.CONTENT
 
-    def feed(self, text: str) -> tuple[str, str]:
-        reasoning, content = "", ""
-        if self.mode == START:
-            text = self.held + text
-            self.held = ""
+    def feed(self, text: str) -> list[SemanticEvent]:
+        events: list[SemanticEvent] = []
+        at_ = self.fed - len(self.held)  # output offset of the text below
+        self.fed += len(text)
+        text, self.held = self.held + text, ""
+        if self.mode is Mode.START:
             if text.startswith(THINK_START):
-                self.mode = REASONING
-                text = text[len(THINK_START) :]
+                events.append(SemanticEvent(EventType.REASONING_START))
+                text, at_ = text[len(THINK_START):], at_ + len(THINK_START)
+                self._enter(Mode.REASONING, at_)
             elif THINK_START.startswith(text):
                 self.held = text
-                return "", ""
+                return events
             else:
-                self.mode = self.otherwise
-        if self.mode == REASONING:
-            text = self.held + text
-            self.held = ""
-            end = text.find(THINK_END)
-            if end == -1:
-                keep = _held_prefix(text, THINK_END)
-                self.held = text[len(text) - keep :] if keep else ""
-                return text[: len(text) - keep], ""
-            self.mode = CONTENT
-            reasoning, text = text[:end], text[end + len(THINK_END) :]
-        return reasoning, content + text
+                self._enter(self.otherwise, at_)
+        if self.mode is Mode.REASONING:
+            at, tag = self._first_end(text)
+            if tag is None:
+                keep = max(partial_tag_overlap(text, t) for t in (THINK_END, *self.tool_starts))
+                self.held = text[len(text) - keep:]
+                self._reason(text[:len(text) - keep], events)
+                return events
+            self._reason(text[:at], events)
+            self.held_space = ""
+            self.reasoning_to = at_ + at
+            events.append(SemanticEvent(EventType.REASONING_END))
+            skip = len(THINK_END) if tag == THINK_END else 0  # an opener is content
+            text, at_ = text[at + skip:], at_ + at + skip
+            self._enter(Mode.CONTENT, at_)
+        if text:
+            events.append(SemanticEvent(EventType.TEXT_CHUNK, text))
+        return events
 
-    def finish(self) -> tuple[str, str]:
+    def finish(self) -> list[SemanticEvent]:
         """Release held-back text: an unfinished tag is just text of the current mode."""
+        events: list[SemanticEvent] = []
         held, self.held = self.held, ""
-        if self.mode == START:
-            self.mode = self.otherwise
-        return (held, "") if self.mode == REASONING else ("", held)
+        if self.mode is Mode.START:
+            self._enter(self.otherwise, self.fed - len(held))
+        if self.mode is Mode.REASONING:
+            self._reason(held, events)
+            self.held_space = ""  # trailing reasoning whitespace is dropped
+        elif held:
+            events.append(SemanticEvent(EventType.TEXT_CHUNK, held))
+        return events
+
+    def _enter(self, mode: Mode, at: int) -> None:
+        self.mode = mode
+        if mode is Mode.REASONING:
+            self.reasoning_from = at
+        else:
+            self.content_from = at
+
+    def _first_end(self, text: str) -> tuple[int, str | None]:
+        """Where reasoning ends in `text`: the earliest `</think>` or tool-call opener."""
+        found = [(at, tag) for tag in (THINK_END, *self.tool_starts) if (at := text.find(tag)) >= 0]
+        return min(found) if found else (-1, None)
+
+    def _reason(self, text: str, events: list[SemanticEvent]) -> None:
+        text = self.held_space + text
+        kept = text.rstrip()
+        self.held_space = text[len(kept):]
+        if kept:
+            events.append(SemanticEvent(EventType.REASONING_CHUNK, kept))
 
 
-def _last_tag_state(text: str) -> str | None:
+def _split(events: Iterable[SemanticEvent]) -> tuple[str, str]:
+    """(reasoning, content) text of some events."""
+    reasoning, content = [], []
+    for event in events:
+        if event.type is EventType.REASONING_CHUNK:
+            reasoning.append(event.value)
+        elif event.type is EventType.TEXT_CHUNK:
+            content.append(event.value)
+    return "".join(reasoning), "".join(content)
+
+
+def _message(reasoning: str, content: str) -> DeltaMessage | None:
+    if not reasoning and not content:
+        return None
+    return DeltaMessage(reasoning=reasoning or None, content=content or None)
+
+
+def _last_tag_state(text: str) -> Mode | None:
     """REASONING if the text leaves a `<think>` open, CONTENT if it closed one, else None."""
     start, end = text.rfind(THINK_START), text.rfind(THINK_END)
     if start == end == -1:
         return None
-    return REASONING if start > end else CONTENT
+    return Mode.REASONING if start > end else Mode.CONTENT
 
 
 class _ThinkReasoningParser(ReasoningParser):
-    """Shared machinery; subclasses decide what output that does not open `<think>` is."""
+    """Shared machinery; subclasses say how output after a given prompt starts."""
 
     # Keeps its own per-request state and reads only the new text of each delta; the
     # serving layer then asks `has_engine_confirmed_reasoning_end` and `finish_streaming`.
     engine_based_streaming = True
+    TOOL_STARTS: tuple[str, ...] = ()
 
-    def __init__(self, tokenizer: Any, *args, **kwargs):
+    def __init__(self, tokenizer: Any, *args: Any, **kwargs: Any) -> None:
         super().__init__(tokenizer, *args, **kwargs)
         template_kwargs = kwargs.get("chat_template_kwargs") or {}
         self.enable_thinking: bool | None = template_kwargs.get("enable_thinking")
+        # An empty answer becomes the thought (in-tree `nemotron_v3` does the same).
+        self.force_content = bool(
+            template_kwargs.get("force_nonempty_content") is True or self.enable_thinking is False
+        )
         self.start_token_id = self.vocab.get(THINK_START)
         self.end_token_id = self.vocab.get(THINK_END)
-        # What the serving layer last told us about the prompt (see is_reasoning_end).
-        self._prompt_state: str | None = None
-        self._stream: ThinkSplitter | None = None
-        self._gate: ThinkSplitter | None = None
-        self._gate_pos = 0
-        self._gate_checkpoint: tuple[int, ThinkSplitter] | None = None
-        self._prompt_len: int | None = None
+        # How the output starts, once the serving layer has shown us the prompt.
+        self._prompt_mode: Mode | None = None
+        self._stream: _Stream | None = None
+        self._gate: _Gate | None = None
 
     @property
     def reasoning_start_str(self) -> str:
@@ -132,54 +214,65 @@ class _ThinkReasoningParser(ReasoningParser):
     def _decode(self, token_ids: Iterable[int]) -> str:
         return self.model_tokenizer.decode(list(token_ids), skip_special_tokens=False)
 
-    def _prompt_tag_state(self, prompt_ids: Sequence[int]) -> str | None:
+    def _prompt_tag_state(self, prompt_ids: Sequence[int]) -> Mode | None:
         if self.start_token_id is not None and self.end_token_id is not None:
             for token_id in reversed(prompt_ids):
                 if token_id == self.start_token_id:
-                    return REASONING
+                    return Mode.REASONING
                 if token_id == self.end_token_id:
-                    return CONTENT
+                    return Mode.CONTENT
         return _last_tag_state(self._decode(prompt_ids))
 
-    def _start_after_prompt(self, prompt_ids: Sequence[int] | None) -> str:
-        """How output after this prompt (None: unknown) starts.
-
-        CONTENT: all content; START: reasoning only if it opens `<think>`;
-        REASONING: inside reasoning (a re-emitted leading `<think>` is dropped).
-        """
+    def _start_after_prompt(self, prompt_ids: Sequence[int] | None) -> Mode:
+        """CONTENT, REASONING (a re-emitted leading `<think>` is dropped), or START (reasoning
+        only if the output opens `<think>`) for output after this prompt (None: unknown)."""
         raise NotImplementedError
+
+    def _start_mode(self, prompt_ids: Sequence[int] | None) -> Mode:
+        if self.enable_thinking is False:
+            return Mode.START  # thinking off, but a model may still open a think block
+        return self._start_after_prompt(prompt_ids)
 
     def is_reasoning_end(self, input_ids: Sequence[int]) -> bool:
         """Called with the prompt: True when generation starts after reasoning."""
-        start = self._start_after_prompt(input_ids)
+        mode = self._start_mode(input_ids)
         # vLLM's non-streaming path gives extract_reasoning no prompt but asks this same
         # instance about the prompt first; remember the answer.
-        self._prompt_state = start
-        return start == CONTENT
+        self._prompt_mode = mode
+        return mode is Mode.CONTENT
+
+    def set_prompt_token_ids(self, prompt_token_ids: Sequence[int]) -> None:
+        """vLLM 0.33 shows the rendered prompt before the output is parsed."""
+        self._prompt_mode = self._start_mode(prompt_token_ids)
 
     def _new_splitter(self, prompt_ids: Sequence[int] | None = None) -> ThinkSplitter:
         if prompt_ids is not None:
-            start = self._start_after_prompt(prompt_ids)
-        elif self._prompt_state is not None:
-            start = self._prompt_state
+            mode = self._start_mode(prompt_ids)
         else:
-            start = self._start_after_prompt(None)
-        if start == CONTENT:
-            return ThinkSplitter(CONTENT, mode=CONTENT)
-        return ThinkSplitter(CONTENT if start == START else REASONING)
+            mode = self._prompt_mode or self._start_mode(None)
+        if mode is Mode.CONTENT:
+            return ThinkSplitter(Mode.CONTENT, mode=Mode.CONTENT)
+        otherwise = Mode.CONTENT if mode is Mode.START else Mode.REASONING
+        return ThinkSplitter(otherwise, self.TOOL_STARTS)
 
     # --- non-streaming ----------------------------------------------------------------
 
     def extract_reasoning(self, model_output: str, request: Any) -> tuple[str | None, str | None]:
         splitter = self._new_splitter()
-        reasoning, content = splitter.feed(model_output)
-        tail_reasoning, tail_content = splitter.finish()
-        return (reasoning + tail_reasoning) or None, (content + tail_content) or None
+        reasoning, content = _split(splitter.feed(model_output) + splitter.finish())
+        if self.force_content and not content.strip() and reasoning:
+            content = reasoning
+        return reasoning or None, content or None
 
     # --- streaming (frontend) ---------------------------------------------------------
 
     def adjust_initial_state_from_prompt(self, prompt_token_ids: Sequence[int]) -> None:
-        self._stream = self._new_splitter(prompt_token_ids)
+        self._stream = _Stream(self._new_splitter(prompt_token_ids), self.force_content)
+
+    def _streamer(self) -> _Stream:
+        if self._stream is None:
+            self._stream = _Stream(self._new_splitter(), self.force_content)
+        return self._stream
 
     def extract_reasoning_streaming(
         self,
@@ -190,128 +283,208 @@ class _ThinkReasoningParser(ReasoningParser):
         current_token_ids: Sequence[int],
         delta_token_ids: Sequence[int],
     ) -> DeltaMessage | None:
-        if self._stream is None:
-            self._stream = self._new_splitter()
-        return _message(*self._stream.feed(delta_text))
+        return self._streamer().feed(delta_text)
 
     def has_engine_confirmed_reasoning_end(self) -> bool:
-        return self._stream is not None and self._stream.ended
+        return self._stream is not None and self._stream.confirmed
+
+    def get_streaming_fallback_content(self, text: str, request: Any) -> str | None:
+        """At the end of a stream still in reasoning: the thought, when it must be the answer."""
+        return self._streamer().fallback_content()
 
     def finish_streaming(self) -> DeltaMessage | None:
-        if self._stream is None:
-            return None
-        return _message(*self._stream.finish())
+        return None if self._stream is None else self._stream.finish()
+
+    # --- request ----------------------------------------------------------------------
 
     def adjust_request(self, request: Any) -> Any:
-        # Tags that are special tokens would be stripped from the text before we see it.
-        if any(self._is_skipped(t) for t in (self.start_token_id, self.end_token_id)):
+        if apply_reasoning_effort is not None:
+            request = apply_reasoning_effort(request)
+        tags = [t for t in (self.start_token_id, self.end_token_id) if t is not None]
+        if any(self.model_tokenizer.decode([t], skip_special_tokens=True) == "" for t in tags):
+            # Tags that are special tokens would be stripped from the text before we see it.
             request.skip_special_tokens = False
+        if self.enable_thinking is False and _is_structured(request):
+            # Thinking is off, so the grammar covers the output from its first token (and
+            # forbids a think block); the frontend still reads the output from START.
+            _grammar_covers_the_whole_output(request)
         return request
-
-    def _is_skipped(self, token_id: int | None) -> bool:
-        if token_id is None:
-            return False
-        return self.model_tokenizer.decode([token_id], skip_special_tokens=True) == ""
 
     # --- token-id views (structured-output gate in the engine, usage) ------------------
 
     def is_reasoning_end_streaming(
         self, input_ids: Sequence[int], delta_ids: Iterable[int]
     ) -> bool:
-        """Engine-side gate: feeds only new tokens to a per-request splitter.
+        """Engine-side gate for structured outputs: True once reasoning has ended.
 
-        A rewind (speculative tokens re-checked shorter) restarts from the last
-        checkpoint, or from the prompt when there is none.
+        The grammar starts after the token that ended reasoning, so after a whole tool-call
+        opener too: the opener was sampled freely and must not be judged by the grammar.
         """
         delta_ids = list(delta_ids)
-        base = len(input_ids) - len(delta_ids)
-        if self._gate is None or self._prompt_len is None:
-            self._prompt_len = base
-            self._gate = self._new_splitter(input_ids[:base])
-            self._gate_pos = base
-        if base != self._gate_pos:
-            if self._gate_checkpoint is not None and self._gate_checkpoint[0] == base:
-                self._gate = copy.copy(self._gate_checkpoint[1])
-            else:
-                self._gate = self._new_splitter(input_ids[: self._prompt_len])
-                self._gate.feed(self._decode(input_ids[self._prompt_len : base]))
-        self._gate_checkpoint = (base, copy.copy(self._gate))
-        if not self._gate.ended:
-            self._gate.feed(self._decode(delta_ids))
-        self._gate_pos = len(input_ids)
-        return self._gate.ended
+        if self._gate is None:
+            prompt_len = len(input_ids) - len(delta_ids)
+            self._gate = _Gate(self, prompt_len, self._new_splitter(input_ids[:prompt_len]))
+        return self._gate.advance(input_ids, delta_ids)
 
-    def _token_modes(self, token_ids: Sequence[int]) -> Iterable[tuple[int, str, str]]:
-        """(index, mode before, mode after) per generated token, tags as one or many tokens."""
+    def _read(self, token_ids: Sequence[int]) -> tuple[list[int], ThinkSplitter]:
+        """Each token's start offset in the output text, and the splitter that read them."""
         splitter = self._new_splitter()
-        for i, token_id in enumerate(token_ids):
-            before = splitter.mode
-            if token_id == self.start_token_id:
-                splitter.feed(THINK_START)
-            elif token_id == self.end_token_id:
-                splitter.feed(THINK_END)
-            else:
-                splitter.feed(self._decode([token_id]))
-            yield i, before, splitter.mode
+        starts = []
+        for token_id in token_ids:
+            starts.append(splitter.fed)
+            splitter.feed(self._decode([token_id]))
+        splitter.finish()
+        return starts, splitter
 
     def extract_content_ids(self, input_ids: list[int]) -> list[int]:
-        for i, _, after in self._token_modes(input_ids):
-            if after == CONTENT:
-                return list(input_ids[i + 1 :])
-        return []
+        """The tokens after `</think>`, or from the tool-call opener of an implicit end."""
+        starts, splitter = self._read(input_ids)
+        if splitter.content_from is None:
+            return []
+        return [t for t, at in zip(input_ids, starts) if at >= splitter.content_from]
 
     def count_reasoning_tokens(self, token_ids: Sequence[int]) -> int:
-        """Tokens that released reasoning text (exact when tags are single tokens)."""
-        splitter = self._new_splitter()
-        count = 0
-        for token_id in token_ids:
-            if token_id in (self.start_token_id, self.end_token_id):
-                reasoning, _ = splitter.feed(THINK_START if token_id == self.start_token_id else THINK_END)
+        """Output tokens from the opening of reasoning to the start of its end tag."""
+        starts, splitter = self._read(token_ids)
+        if splitter.reasoning_from is None:
+            return 0
+        end = splitter.fed if splitter.reasoning_to is None else splitter.reasoning_to
+        return sum(splitter.reasoning_from <= at < end for at in starts)
+
+
+class _Stream:
+    """The frontend's per-request streaming state.
+
+    When an empty answer must become the thought, whitespace after the end of reasoning is held
+    and the end is confirmed only with the first real content: a stream that ends there is
+    still "in reasoning" for vLLM, which then asks `get_streaming_fallback_content`.
+    """
+
+    def __init__(self, splitter: ThinkSplitter, force_content: bool):
+        self.splitter = splitter
+        self.force_content = force_content
+        self.thought: list[str] = []
+        self.pending = ""  # a whitespace-only answer, held while it may be replaced
+        self.confirmed = splitter.ended
+        self.tail: DeltaMessage | None = None  # drained by fallback_content, sent by finish
+        self.drained = False
+
+    def feed(self, text: str) -> DeltaMessage | None:
+        return self._deliver(self.splitter.feed(text))
+
+    def _deliver(self, events: list[SemanticEvent]) -> DeltaMessage | None:
+        reasoning, content = _split(events)
+        self.thought.append(reasoning)
+        if self.splitter.ended and not self.confirmed:
+            content, self.pending = self.pending + content, ""
+            if self.force_content and not content.strip():
+                content, self.pending = "", content
             else:
-                reasoning, _ = splitter.feed(self._decode([token_id]))
-            count += bool(reasoning)
-        return count
+                self.confirmed = True
+        return _message(reasoning, content)
 
+    def _drain(self) -> None:
+        if not self.drained:
+            self.drained = True
+            self.tail = self._deliver(self.splitter.finish())
 
-def _message(reasoning: str, content: str) -> DeltaMessage | None:
-    if not reasoning and not content:
+    def fallback_content(self) -> str | None:
+        self._drain()
+        thought = "".join(self.thought)
+        if self.force_content and thought and not self.confirmed:
+            self.pending = ""
+            return thought
         return None
-    return DeltaMessage(reasoning=reasoning or None, content=content or None)
+
+    def finish(self) -> DeltaMessage | None:
+        self._drain()
+        tail, self.tail = self.tail, None
+        if self.pending:
+            reasoning = tail.reasoning or "" if tail is not None else ""
+            content = (tail.content or "" if tail is not None else "") + self.pending
+            tail, self.pending = _message(reasoning, content), ""
+        return tail
+
+
+@dataclass
+class _Gate:
+    """The structured-output gate's splitter, fed only new tokens.
+
+    vLLM rechecks shorter windows when speculative tokens are rejected: a rewind restarts
+    from the last checkpoint, or from the prompt when there is none.
+    """
+
+    parser: _ThinkReasoningParser
+    prompt_len: int
+    splitter: ThinkSplitter
+    pos: int = -1
+    checkpoint: tuple[int, ThinkSplitter] | None = None
+
+    def advance(self, input_ids: Sequence[int], delta_ids: list[int]) -> bool:
+        base = len(input_ids) - len(delta_ids)
+        if self.pos == -1:
+            self.pos = base
+        if base != self.pos:
+            if self.checkpoint is not None and self.checkpoint[0] == base:
+                self.splitter = copy.copy(self.checkpoint[1])
+            else:
+                self.splitter = self.parser._new_splitter(input_ids[:self.prompt_len])
+                self.splitter.feed(self.parser._decode(input_ids[self.prompt_len:base]))
+        self.checkpoint = (base, copy.copy(self.splitter))
+        if not self.splitter.ended:
+            self.splitter.feed(self.parser._decode(delta_ids))
+        self.pos = len(input_ids)
+        return self.splitter.ended
+
+
+def _is_structured(request: Any) -> bool:
+    """Whether vLLM will constrain this request's output with a grammar."""
+    extract = getattr(request, "extract_structured_outputs", None)
+    if extract is not None and extract() is not None:
+        return True
+    tool_choice = getattr(request, "tool_choice", None)
+    forced = tool_choice == "required" or not isinstance(tool_choice, str | None)
+    return bool(getattr(request, "tools", None)) and forced
+
+
+def _grammar_covers_the_whole_output(request: Any) -> None:
+    """Tell vLLM 0.32/0.33 to constrain from the first generated token (its own hook for
+    parsers whose grammar already covers reasoning; chat completions only)."""
+    if "_grammar_from_parser" in getattr(type(request), "__private_attributes__", {}):
+        request._grammar_from_parser = True
 
 
 class NanoV3ReasoningParser(_ThinkReasoningParser):
-    """Nemotron-3-Nano / Nano-9B-v2: output starts inside reasoning unless thinking is off."""
+    """Nemotron-3-Nano / Nano-9B-v2: output starts inside reasoning unless the prompt closed it."""
 
-    def _start_after_prompt(self, prompt_ids: Sequence[int] | None) -> str:
-        if self.enable_thinking is False:
-            return CONTENT
-        if prompt_ids is not None and self._prompt_tag_state(prompt_ids) == CONTENT:
-            return CONTENT
-        return REASONING
+    TOOL_STARTS = NEMOTRON_TOOL_STARTS
+
+    def _start_after_prompt(self, prompt_ids: Sequence[int] | None) -> Mode:
+        if prompt_ids is not None and self._prompt_tag_state(prompt_ids) is Mode.CONTENT:
+            return Mode.CONTENT
+        return Mode.REASONING
 
 
 class LlamaNemotronThinkingReasoningParser(_ThinkReasoningParser):
     """Llama-Nemotron "detailed thinking on/off": reasoning only if the output opens `<think>`.
 
-    Thinking is off (all content, structured output applies from the first token) when
-    `enable_thinking` is False or the prompt's last control phrase is "detailed thinking
-    off"; a prompt that leaves `<think>` open starts inside reasoning.
+    "detailed thinking off" as the prompt's last control phrase makes everything content (so a
+    grammar applies from the first token); a prompt that leaves `<think>` open starts inside
+    reasoning.
     """
 
-    def _start_after_prompt(self, prompt_ids: Sequence[int] | None) -> str:
-        if self.enable_thinking is False:
-            return CONTENT
+    TOOL_STARTS = LLAMA_NEMOTRON_TOOL_STARTS
+
+    def _start_after_prompt(self, prompt_ids: Sequence[int] | None) -> Mode:
         if prompt_ids is None:
-            return START
+            return Mode.START
         text = self._decode(prompt_ids)
         state = _last_tag_state(text)
-        if state == REASONING:
-            return REASONING
-        if self.enable_thinking is None and (
-            text.rfind("detailed thinking off") > text.rfind("detailed thinking on")
-        ):
-            return CONTENT
-        return START
+        if state is Mode.REASONING:
+            return Mode.REASONING
+        if text.rfind("detailed thinking off") > text.rfind("detailed thinking on"):
+            return Mode.CONTENT
+        return Mode.START
 
 
 def _register() -> None:
