@@ -12,18 +12,20 @@ from vllm_nemotron.thinking_budget.machine import UNKNOWN, ThinkingTrack
 from vllm_nemotron.thinking_budget.markers import ThinkingMarkers, prompt_opens_thinking
 from vllm_nemotron.thinking_budget.params import BudgetParams
 
-NL, DOT, WORD, NL2 = 10, 12, 5, 11
-# `<think>`/`</think>` as single tokens; the end sequence is "\n", "</think>", "\n\n"
+NL, DOT, WORD, NL2, CALL = 10, 12, 5, 11, 30
+# `<think>`/`</think>`/`<TOOLCALL>` as single tokens; the end sequence is "\n", "</think>", "\n\n"
 SINGLE = ThinkingMarkers(start=(1,), close=(2,), end_sequence=(NL, 2, NL2),
-                         boundaries=frozenset({NL, DOT, NL2}))
+                         boundaries=frozenset({NL, DOT, NL2}), closing_sequence=(NL, 2),
+                         tool_starts=((CALL,),))
 # the tags split into three tokens each, as a tokenizer without special tags would
 MULTI = ThinkingMarkers(start=(20, 21, 22), close=(23, 21, 22), end_sequence=(NL, 23, 21, 22, NL2),
-                        boundaries=frozenset({NL, DOT, NL2}))
+                        boundaries=frozenset({NL, DOT, NL2}), closing_sequence=(NL, 23, 21, 22),
+                        tool_starts=((24, 25, 22),))
 
 
-def generate(markers, budget, grace, model_says, *, opened=True, length=30):
+def generate(markers, budget, grace, model_says, *, opened=True, length=30, structured=False):
     """Decode `length` tokens: the model says `model_says` unless the track forces a token."""
-    track = ThinkingTrack(markers, BudgetParams(budget, grace), opened)
+    track = ThinkingTrack(markers, BudgetParams(budget, grace), opened, structured)
     model = itertools.chain(model_says, itertools.repeat(WORD))
     out: list[int] = []
     while len(out) < length:
@@ -51,6 +53,14 @@ CASES = [
      [20, 21, 22, WORD, NL, 23, 21, 22, NL2, WORD]),
 ]
 
+# A grammar constrains the answer: nothing is forced after `</think>`.
+STRUCTURED_CASES = [
+    ("budget 0", SINGLE, 0, 16, [], True, [NL, 2, WORD]),
+    ("budget then force", SINGLE, 3, 0, [], True, W * 3 + [NL, 2, WORD]),
+    ("grace at a newline", SINGLE, 2, 4, W * 3 + [NL], True, W * 3 + [NL, 2, WORD]),
+    ("multi-token close", MULTI, 2, 0, [], True, W * 2 + [NL, 23, 21, 22, WORD]),
+]
+
 
 @pytest.mark.parametrize("name,markers,budget,grace,model,opened,expected", CASES,
                          ids=[c[0] for c in CASES])
@@ -61,9 +71,20 @@ def test_sequences(name, markers, budget, grace, model, opened, expected):
     assert out[len(expected):] == [WORD] * (len(out) - len(expected))
 
 
+@pytest.mark.parametrize("name,markers,budget,grace,model,opened,expected", STRUCTURED_CASES,
+                         ids=[c[0] for c in STRUCTURED_CASES])
+def test_structured_requests_force_only_the_close(name, markers, budget, grace, model, opened,
+                                                 expected):
+    out = generate(markers, budget, grace, model, opened=opened, structured=True)
+    assert out[:len(expected)] == expected
+    assert out[len(expected):] == [WORD] * (len(out) - len(expected))
+
+
 @pytest.mark.parametrize("markers,model", [
     (SINGLE, [WORD, 2, WORD, WORD, WORD, WORD]),          # model closed thinking before the budget
     (MULTI, [WORD, 23, 21, 22] + [WORD] * 6),             # ... with a split </think>
+    (SINGLE, [WORD, CALL, WORD, WORD, WORD, WORD]),       # a tool call from the thought
+    (MULTI, [WORD, 24, 25, 22] + [WORD] * 6),             # ... with a split opener
 ])
 def test_thinking_closed_by_model_is_left_alone(markers, model):
     out = generate(markers, 4, 0, model, length=12)
@@ -114,19 +135,20 @@ def test_trailing_placeholder_repaired_later_matches_plain_run():
     assert out.index(2) <= 3 + 5 + 2
 
 
-TOKENS = st.sampled_from([WORD, 6, 7, NL, DOT, 1, 2, NL2])
+TOKENS = st.sampled_from([WORD, 6, 7, NL, DOT, 1, 2, NL2, CALL])
 
 
 @settings(max_examples=200, deadline=None)
 @given(model=st.lists(TOKENS, max_size=40), budget=st.integers(0, 12), grace=st.integers(0, 6),
-       opened=st.booleans())
-def test_budget_law_and_rebuilt_track_agrees(model, budget, grace, opened):
+       opened=st.booleans(), structured=st.booleans())
+def test_budget_law_and_rebuilt_track_agrees(model, budget, grace, opened, structured):
     """Thinking never exceeds budget + grace + end sequence; a fresh track (after preemption)
     makes the same decision as the incremental one at every step."""
-    out = generate(SINGLE, budget, grace, model, opened=opened, length=45)
-    track = ThinkingTrack(SINGLE, BudgetParams(budget, grace), opened)
+    out = generate(SINGLE, budget, grace, model, opened=opened, length=45, structured=structured)
+    params = BudgetParams(budget, grace)
+    track = ThinkingTrack(SINGLE, params, opened, structured)
     for n in range(len(out)):
-        fresh = ThinkingTrack(SINGLE, BudgetParams(budget, grace), opened).forced_token(out[:n])
+        fresh = ThinkingTrack(SINGLE, params, opened, structured).forced_token(out[:n])
         assert track.forced_token(out[:n]) == fresh
     if opened:
         start = 0
@@ -134,6 +156,7 @@ def test_budget_law_and_rebuilt_track_agrees(model, budget, grace, opened):
         start = out.index(1) + 1
     else:
         return
-    closes = [i for i in range(start, len(out)) if out[i] == 2]
+    closes = [i for i in range(start, len(out)) if out[i] in (2, CALL)]
     assert closes, "thinking was never closed"
-    assert closes[0] - start <= budget + grace + len(SINGLE.end_sequence) - 1
+    end = SINGLE.closing_sequence if structured else SINGLE.end_sequence
+    assert closes[0] - start <= budget + grace + len(end) - 1

@@ -56,7 +56,7 @@ from vllm_nemotron.configs.nemotron_nas import (
     ffn_intermediate_size,
     parse_block_configs,
 )
-from vllm_nemotron.thinking_budget.v1 import warn_if_dropped
+from vllm_nemotron.thinking_budget import warn_if_dropped
 
 
 def block_configs_of(config) -> list[BlockConfig]:

@@ -12,7 +12,7 @@ from vllm.config import VllmConfig
 from vllm.model_executor.layers.activation import get_act_fn
 from vllm.model_executor.models import nemotron_h as in_tree
 
-from vllm_nemotron.thinking_budget.v1 import warn_if_dropped
+from vllm_nemotron.thinking_budget import warn_if_dropped
 
 
 def check_tensor_parallel(config, tp_size: int) -> None:

@@ -6,6 +6,10 @@ Everything is derived from the request's output token ids (plus whether the prom
     not thinking -> thinking (free for `budget` tokens) -> grace (until a line/sentence ends, at
     most `grace` tokens) -> forcing the end sequence token by token -> closed (no-op)
 
+The model closes thinking itself with `</think>` or by opening a tool call. The end sequence is
+"\n</think>\n\n", or only "\n</think>" when a grammar constrains the answer: the grammar owns
+every token after `</think>`, and vLLM terminates a request whose token it rejects.
+
 The scan caches below only remember what earlier, unchanged output positions contained; they are
 an optimisation of the pure definition (checked against it in the tests), so each step costs
 O(new tokens), not O(output length).
@@ -30,11 +34,14 @@ UNKNOWN = -1
 class ThinkingTrack:
     """Budget state of one request; `forced_token(output_ids)` is the whole interface."""
 
-    def __init__(self, markers: ThinkingMarkers, params: BudgetParams, opened_in_prompt: bool):
+    def __init__(self, markers: ThinkingMarkers, params: BudgetParams, opened_in_prompt: bool,
+                 structured: bool = False):
         self.markers = markers
         self.budget = params.budget
         self.grace = params.grace
         self.opened_in_prompt = opened_in_prompt
+        self.end_sequence = markers.closing_sequence if structured else markers.end_sequence
+        self.closers = (markers.close, *markers.tool_starts)  # how the model itself closes
         self.forced: dict[int, int] = {}  # position -> token this track forced there
         self._reset()
 
@@ -63,7 +70,7 @@ class ThinkingTrack:
                 and (known - 1) not in self.forced:
             known -= 1  # may still be repaired
         m = self.markers
-        longest = max(len(m.start), len(m.close), len(m.end_sequence))
+        longest = max(len(m.start), len(self.end_sequence), *map(len, self.closers))
         for pos in range(self.scanned, known):
             if self.closed:
                 break
@@ -73,10 +80,11 @@ class ThinkingTrack:
                     self.think_start = end
                 continue
             window = self._window(output_ids, end, min(longest, end - self.think_start))
-            # The model's own `</think>` closes thinking; once forcing began, only the whole
-            # end sequence does (its `</think>` is ours and is followed by the blank line).
-            if ends_with(window, len(window), m.end_sequence) or (
-                    pos < self._force_from() and ends_with(window, len(window), m.close)):
+            # The model's own `</think>` or tool-call opener closes thinking; once forcing began,
+            # only the whole end sequence does (its `</think>` is ours).
+            if ends_with(window, len(window), self.end_sequence) or (
+                    pos < self._force_from()
+                    and any(ends_with(window, len(window), c) for c in self.closers)):
                 self.closed = True
                 break
             budget_end = self.think_start + self.budget
@@ -106,7 +114,7 @@ class ThinkingTrack:
         if n < self._force_from():
             return None
         # Continue the end sequence after however much of it the output already ends with.
-        end_seq = self.markers.end_sequence
+        end_seq = self.end_sequence
         tail = self._window(output_ids, n, min(len(end_seq) - 1, n - self.think_start))
         done = next(k for k in range(len(tail), -1, -1)
                     if tuple(tail[len(tail) - k:]) == end_seq[:k])

@@ -7,6 +7,8 @@ machine reads the tokens directly; rows are batch indices, kept in step by vLLM'
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 
 from vllm.logger import init_logger
@@ -14,49 +16,20 @@ from vllm.sampling_params import SamplingParams
 from vllm.v1.sample.logits_processor.builtin import process_dict_updates
 from vllm.v1.sample.logits_processor.interface import BatchUpdate
 
-from vllm_nemotron.thinking_budget.forcing import force_tokens
+from vllm_nemotron.thinking_budget.forcing import force_budgets
 from vllm_nemotron.thinking_budget.machine import ThinkingTrack
-from vllm_nemotron.thinking_budget.markers import PROMPT_TAIL, prompt_opens_thinking
+from vllm_nemotron.thinking_budget.markers import PROMPT_TAIL, LazyMarkers, prompt_opens_thinking
 from vllm_nemotron.thinking_budget.params import budget_params
-from vllm_nemotron.thinking_budget.tokenizer_markers import LazyMarkers
+from vllm_nemotron.thinking_budget.runners import FQCN, sees_placeholders
+
+if TYPE_CHECKING:
+    from vllm.config import VllmConfig
 
 logger = init_logger(__name__)
 
-FQCN = "vllm_nemotron.thinking_budget:ThinkingBudgetLogitsProcessor"
-
-
-def sees_placeholders(vllm_config) -> bool:
-    """True when the V1 runner will hide sampled ids behind -1 placeholders (vLLM issue 38199).
-
-    Under async scheduling vLLM repairs the output lists only when a processor was named with
-    `--logits-processors`; one loaded from the entry point alone sees `-1` for every token.
-    """
-    if not vllm_config.scheduler_config.async_scheduling:
-        return False
-    named = vllm_config.model_config.logits_processors or ()
-    return not any(p == FQCN or getattr(p, "__name__", None) == "ThinkingBudgetLogitsProcessor"
-                   for p in named)
-
-
-def warn_if_dropped(vllm_config) -> None:
-    """Say at load time that this server will serve `thinking_budget` requests without a budget.
-
-    Under speculative decoding vLLM's V1 runner builds no entry-point logits processor and tells
-    no plugin so, while the API server still accepts the parameter (its `validate_params` sees no
-    config). Our model classes are the one piece of the plugin handed the engine's config then,
-    so they call this. Model Runner V2 keeps the processor under speculative decoding.
-    """
-    if vllm_config.speculative_config is None or vllm_config.use_v2_model_runner:
-        return
-    logger.warning_once(
-        "thinking_budget is NOT enforced on this server: with speculative decoding, vLLM's V1 "
-        "model runner loads no logits-processor plugin, so requests with "
-        "vllm_xargs.thinking_budget are served without a budget. Use Model Runner V2 (the "
-        "default on GPU builds) or serve without --speculative-config.")
-
 
 class V1ThinkingBudget:
-    def __init__(self, vllm_config, device: torch.device, is_pin_memory: bool):
+    def __init__(self, vllm_config: VllmConfig, device: torch.device, is_pin_memory: bool):
         self.markers = LazyMarkers(vllm_config.model_config)
         self.tracks: dict[int, tuple[ThinkingTrack, list[int]]] = {}
         self.count_only = sees_placeholders(vllm_config)
@@ -77,7 +50,8 @@ class V1ThinkingBudget:
                 "--logits-processors %s for exact behaviour.", FQCN)
         markers = self.markers.get()
         opened = prompt_opens_thinking(markers, (prompt_ids or [])[-PROMPT_TAIL:])
-        return ThinkingTrack(markers, budget, opened), output_ids
+        structured = params.structured_outputs is not None
+        return ThinkingTrack(markers, budget, opened, structured), output_ids
 
     def update_state(self, batch_update: BatchUpdate | None) -> None:
         process_dict_updates(self.tracks, batch_update, self._new_track)
@@ -85,11 +59,5 @@ class V1ThinkingBudget:
     def apply(self, logits: torch.Tensor) -> torch.Tensor:
         if not self.tracks:
             return logits
-        rows, tokens = [], []
-        for row, (track, output_ids) in self.tracks.items():
-            token = track.forced_token(output_ids)
-            if token is not None:
-                rows.append(row)
-                tokens.append(token)
-        force_tokens(logits, rows, tokens)
-        return logits
+        return force_budgets(logits, ((row, track, output_ids)
+                                      for row, (track, output_ids) in self.tracks.items()))

@@ -10,30 +10,54 @@ equals the forced token.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, NamedTuple
+
 import numpy as np
 import torch
 
 from vllm.sampling_params import SamplingParams
 from vllm.v1.worker.gpu.sample.logits_processor import LogitsContext, LogitsProcRequestState
 
-from vllm_nemotron.thinking_budget.forcing import force_tokens
+from vllm_nemotron.thinking_budget.forcing import force_budgets
 from vllm_nemotron.thinking_budget.machine import ThinkingTrack
-from vllm_nemotron.thinking_budget.markers import PROMPT_TAIL, prompt_opens_thinking
+from vllm_nemotron.thinking_budget.markers import PROMPT_TAIL, LazyMarkers, prompt_opens_thinking
 from vllm_nemotron.thinking_budget.params import BudgetParams, budget_params
-from vllm_nemotron.thinking_budget.tokenizer_markers import LazyMarkers
+
+if TYPE_CHECKING:
+    from vllm.config import VllmConfig
 
 
 class _Slot:
     """A budgeted request's host-side mirror of its output tokens and its state machine."""
 
-    def __init__(self, params: BudgetParams):
+    def __init__(self, params: BudgetParams, structured: bool):
         self.params = params
+        self.structured = structured
         self.track: ThinkingTrack | None = None  # built on the first step that samples
         self.output_ids: list[int] = []
 
 
+class _Rows(NamedTuple):
+    """A budgeted request's rows in this step's logits."""
+
+    slot: int
+    seq_len: int  # its sequence length at the first row
+    rows: list[int]  # one per draft position under speculative decoding, else one
+
+
+class _Fetched(NamedTuple):
+    """What this step adds to a budgeted request's mirror."""
+
+    slot: int
+    start: int  # sequence position of new_ids[0]
+    new_ids: list[int]  # ids from `start` up to the newest committed one
+    drafts: list[int]  # speculative drafts being verified now
+    rows: list[int]
+
+
 class V2ThinkingBudget:
-    def __init__(self, vllm_config, req_states: LogitsProcRequestState):
+    def __init__(self, vllm_config: VllmConfig, req_states: LogitsProcRequestState):
         self.req_states = req_states
         self.markers = LazyMarkers(vllm_config.model_config)
         self.budgeted = np.zeros(req_states.max_num_reqs, dtype=bool)
@@ -44,11 +68,11 @@ class V2ThinkingBudget:
         self.slots.pop(req_idx, None)
         self.budgeted[req_idx] = budget is not None
         if budget is not None:
-            self.slots[req_idx] = _Slot(budget)
+            self.slots[req_idx] = _Slot(budget, sampling_params.structured_outputs is not None)
         return budget is not None
 
-    def _layout(self, ctx: LogitsContext, batch_pos: np.ndarray) -> list[tuple[int, int, list[int]]]:
-        """(slot, sequence length at its first row, its rows) for budgeted requests.
+    def _layout(self, ctx: LogitsContext, batch_pos: np.ndarray) -> list[_Rows]:
+        """The rows of budgeted requests.
 
         One row per request, unless speculative decoding verifies drafts: then a request owns
         a row per draft position, row k seeing the committed tokens plus the first k drafts.
@@ -56,7 +80,7 @@ class V2ThinkingBudget:
         slots = ctx.idx_mapping_np[batch_pos].tolist()
         if ctx.expanded_idx_mapping.shape[0] == ctx.idx_mapping_np.shape[0]:
             seq_lens = ctx.seq_lens_upper_bound_np[batch_pos].tolist()  # exact without drafts
-            return [(s, n, [i]) for s, n, i in zip(slots, seq_lens, batch_pos.tolist())]
+            return [_Rows(s, n, [i]) for s, n, i in zip(slots, seq_lens, batch_pos.tolist())]
         rows: dict[int, list[int]] = {s: [] for s in slots}
         for row, slot in enumerate(ctx.expanded_idx_mapping.tolist()):
             if slot in rows:
@@ -66,11 +90,10 @@ class V2ThinkingBudget:
             slot_rows.sort(key=local.__getitem__)
         first = torch.tensor([rows[s][0] for s in slots], dtype=torch.long, device=ctx.pos.device)
         seq_lens = (ctx.pos[first] + 1).tolist()
-        return [(s, n, rows[s]) for s, n in zip(slots, seq_lens)]
+        return [_Rows(s, n, rows[s]) for s, n in zip(slots, seq_lens)]
 
-    def _fetch(self, ctx: LogitsContext, batch_pos: np.ndarray):
-        """(slot, first position, token ids up to now, draft ids, rows) for budgeted requests
-        that sample now.
+    def _fetch(self, ctx: LogitsContext, batch_pos: np.ndarray) -> list[_Fetched]:
+        """What budgeted requests that sample now add to their mirrors.
 
         The ids start at the first position this adapter has not mirrored yet (the prompt tail
         for a new request); the newest committed one and the drafts are read from this step's
@@ -104,8 +127,8 @@ class V2ThinkingBudget:
         result, offset, fed = [], 0, len(pos_index)
         for slot, start, count, rows in wanted:
             inputs = values[fed:fed + len(rows)]  # the newest committed id, then the drafts
-            result.append((slot, start, values[offset:offset + count] + inputs[:1], inputs[1:],
-                           rows))
+            result.append(_Fetched(slot, start, values[offset:offset + count] + inputs[:1],
+                                   inputs[1:], rows))
             offset += count
             fed += len(rows)
         return result
@@ -114,24 +137,21 @@ class V2ThinkingBudget:
         batch_pos = np.flatnonzero(self.budgeted[ctx.idx_mapping_np])
         if batch_pos.size == 0:
             return logits  # nothing budgeted: no work at all
-        forced_rows, tokens = [], []
-        for slot, start, new_ids, drafts, rows in self._fetch(ctx, batch_pos):
-            state = self.slots[slot]
+        return force_budgets(logits, self._asks(self._fetch(ctx, batch_pos)))
+
+    def _asks(self, fetched: list[_Fetched]) -> Iterator[tuple[int, ThinkingTrack, Sequence[int]]]:
+        """(row, track, output ids) per row; row k asks about the output after the k-th draft."""
+        for item in fetched:
+            state = self.slots[item.slot]
             if state.track is None:
-                tail_len = int(self.req_states.prompt_len.np[slot]) - start
-                prompt_tail, state.output_ids = new_ids[:tail_len], new_ids[tail_len:]
+                tail_len = int(self.req_states.prompt_len.np[item.slot]) - item.start
+                prompt_tail, state.output_ids = item.new_ids[:tail_len], item.new_ids[tail_len:]
                 markers = self.markers.get()
                 opened = prompt_opens_thinking(markers, prompt_tail)
-                state.track = ThinkingTrack(markers, state.params, opened)
+                state.track = ThinkingTrack(markers, state.params, opened, state.structured)
             else:
-                state.output_ids += new_ids
-            # Row k decides the token after the k-th draft: ask a copy of the track, so that
-            # rejected drafts leave the request's own state untouched.
-            for k, row in enumerate(rows):
+                state.output_ids += item.new_ids
+            # A fork for every draft row, so rejected drafts leave the request's state untouched.
+            for k, row in enumerate(item.rows):
                 track = state.track if k == 0 else state.track.fork()
-                token = track.forced_token(state.output_ids + drafts[:k])
-                if token is not None:
-                    forced_rows.append(row)
-                    tokens.append(token)
-        force_tokens(logits, forced_rows, tokens)
-        return logits
+                yield row, track, state.output_ids + item.drafts[:k]
