@@ -45,9 +45,15 @@ def register() -> None:
     global _registered
     if _registered:
         return
-    _registered = True
 
     import importlib
+
+    from vllm_nemotron.thinking_budget.effort import check_environment
+
+    # vLLM calls this while it parses its arguments: a bad VLLM_NEMOTRON_* value stops the
+    # server there, with a message naming the variable, instead of failing requests later.
+    check_environment()
+    _registered = True
 
     from vllm import ModelRegistry
     from vllm.reasoning import ReasoningParserManager
