@@ -65,7 +65,9 @@ cuts = st.lists(st.integers(0, 400), max_size=40)
 
 def broke_after_streaming(text: str) -> bool:
     scanner = ToolCallScanner()
-    return any(e[0] == "broken" for e in scanner.feed(text) + scanner.finish())
+    scanner.feed(text)
+    scanner.finish()
+    return scanner.broken
 
 
 def settings_():

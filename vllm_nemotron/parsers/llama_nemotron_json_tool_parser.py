@@ -1,16 +1,17 @@
-"""`llama_nemotron_json` tool parser (Llama-3.1-Nemotron-Nano-4B-v1.1, Super, Ultra).
+"""`llama_nemotron_json` tool parser (Llama-3.1-Nemotron-Nano-4B-v1.1, Super, Ultra, Nano-9B-v2).
 
 Forms inside `<TOOLCALL>...</TOOLCALL>` (text before and after is content):
 - JSON: `[{"name": ..., "arguments": {...}}, ...]`, or one bare object; `"parameters"` for
   `"arguments"`; arguments as an object or a JSON string holding one.
 - pythonic (the Ultra/Super BFCL prompts): `[get_weather(city="Paris"), f(x=None)]`,
-  keyword arguments with literal values only (`ast.literal_eval`, never `eval`).
+  keyword arguments with literal values only (vLLM's `handle_single_tool`, never `eval`).
 `</TOOLCALL>` may be missing when the output ends (or goes on) right after the call list.
 
-One incremental scanner does both paths: non-streaming feeds it the whole output at once,
-so streaming (any chunking) gives the same calls and content. JSON arguments stream as
-they arrive, as raw text that concatenates to exactly the final `arguments` string;
-streaming reads each delta once, so its total cost is linear in the output length.
+One incremental scanner reads both forms: non-streaming feeds it the whole output at once, so
+streaming (any chunking) gives the same calls and content. JSON arguments stream as they
+arrive, as raw text that concatenates to exactly the final `arguments` string; each delta is
+read once, so the total cost is linear in the output length. The scanner speaks vLLM's
+parser-engine event vocabulary (`SemanticEvent`).
 
 Anything malformed or not a call is returned unchanged as content. One case cannot be the
 same both ways: if a block breaks after one of its calls was already streamed (output cut
@@ -18,7 +19,7 @@ off inside the arguments, or garbage after a call), non-streaming returns the wh
 as content, while the stream cannot take back those deltas and sends the rest as content.
 
 Self-contained (imports only vLLM), so the file also works as
-`--tool-parser-plugin parsers/llama_nemotron_json_tool_parser.py`.
+`--tool-parser-plugin .../llama_nemotron_json_tool_parser.py`.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ import ast
 import json
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import Enum, auto
 from typing import Any
 
 from vllm.entrypoints.generate.base.protocol import (
@@ -37,11 +40,10 @@ from vllm.entrypoints.generate.base.protocol import (
     FunctionCall,
     ToolCall,
 )
-from vllm.logger import init_logger
+from vllm.parser.engine.events import EventType, SemanticEvent
 from vllm.renderers.chat_utils import make_tool_call_id
 from vllm.tool_parsers.abstract_tool_parser import ToolParser, ToolParserManager
-
-logger = init_logger(__name__)
+from vllm.tool_parsers.utils import UnexpectedAstError, handle_single_tool, partial_tag_overlap
 
 CALL_START = "<TOOLCALL>"
 CALL_END = "</TOOLCALL>"
@@ -50,436 +52,432 @@ _WS = " \t\r\n"
 _STRING_STOP = re.compile(r'["\\]')
 _NESTED_STOP = re.compile(r'[{}\[\]"\\]')
 _SCALAR = re.compile(r"[A-Za-z0-9.+\-]*")
-_ARGS_KEYS = ("arguments", "parameters")
+_ARGUMENT_KEYS = ("arguments", "parameters")
 
 
-def _held_prefix(text: str, tag: str) -> int:
-    """Length of the longest suffix of `text` that is a proper prefix of `tag`."""
-    for k in range(min(len(tag) - 1, len(text)), 0, -1):
-        if text.endswith(tag[:k]):
-            return k
-    return 0
+class Step(Enum):
+    """Where the scanner is. Structural steps expect one punctuation character next."""
+
+    TEXT = auto()  # outside a block
+    FORM = auto()  # after CALL_START: "[" opens a list, "{" one bare call
+    LIST_OPEN = auto()  # after "[": "{" (JSON) or a name (pythonic)
+    LIST_NEXT = auto()  # after ",": "{"
+    LIST_AFTER = auto()  # after a call: "," or "]"
+    KEY = auto()  # in a call object: '"' opens a key
+    COLON = auto()
+    VALUE = auto()
+    AFTER_VALUE = auto()  # "," or "}"
+    STRING = auto()  # inside a string (key, name, arguments as a string, or ignored)
+    NESTED = auto()  # inside an ignored object or array
+    ARGUMENTS = auto()  # inside the arguments object, streamed as it arrives
+    SCALAR = auto()  # a number or literal of an ignored key
+    PYTHONIC = auto()  # a pythonic list, held until CALL_END
+    AFTER_LIST = auto()  # after the list: whitespace, then CALL_END or other text
+
+
+class Purpose(Enum):
+    """What a string being read is."""
+
+    KEY = auto()
+    NAME = auto()
+    ARGUMENTS = auto()  # arguments given as a JSON string
+    IGNORED = auto()
+
+
+@dataclass
+class _Call:
+    """The call object being read."""
+
+    key: str | None = None  # the key whose value comes next
+    name: str | None = None
+    index: int | None = None  # set once the call is announced
+    arguments: list[str] = field(default_factory=list)
+    has_arguments: bool = False
+
+
+@dataclass
+class _Value:
+    """A string or nested value being read."""
+
+    purpose: Purpose = Purpose.IGNORED
+    parts: list[str] = field(default_factory=list)  # a string's raw text, quotes included
+    escape: bool = False
+    depth: int = 0  # nested values: open brackets
+    in_string: bool = False  # nested values: inside a string
+
+
+@dataclass
+class _Block:
+    """One `<TOOLCALL>` block: its raw text, for when it turns out not to be calls."""
+
+    raw: list[str] = field(default_factory=lambda: [CALL_START])
+    length: int = len(CALL_START)
+    calls: int = 0  # calls announced in this block
+    calls_end: int = 0  # offset where the last complete call ended
+    bare: bool = False  # one object, not a list
+    pending: str = ""  # AFTER_LIST: text that may still be CALL_END
+    pythonic: list[str] = field(default_factory=list)
+    pythonic_tail: str = ""  # the last characters, where CALL_END may begin
 
 
 class _Malformed(Exception):
-    """The block is not a call list; raised inside the scanner only."""
+    """The block is not a call list; `args[0]` is where, in the text being scanned."""
 
 
 class ToolCallScanner:
     """Incremental scanner: `feed(text)` / `finish()` return events.
 
-    Events: ("text", s) content; ("call", i, name) a call starts; ("args", i, s) more
-    arguments text; ("end", i, arguments) a call is complete; ("broken",) a block broke
-    after one of its calls was announced.
+    TEXT_CHUNK: content. TOOL_CALL_START and TOOL_NAME (index, name): a call starts.
+    ARG_VALUE_CHUNK: more of its arguments' text. TOOL_CALL_END: the call is complete, with
+    its whole `arguments` as the value. `broken` turns True when a block breaks after one of
+    its calls was announced.
     """
 
     def __init__(self) -> None:
-        self.events: list[tuple] = []
-        self.n_calls = 0
+        self.step = Step.TEXT
         self.held = ""  # TEXT: a possible start of CALL_START
-        self._text_mode()
+        self.calls = 0
+        self.broken = False
+        self.events: list[SemanticEvent] = []
+        self.block = _Block()
+        self.call = _Call()
+        self.value = _Value()
 
-    # --- top level -------------------------------------------------------------------
+    # --- top level ---------------------------------------------------------------------
 
-    def _text_mode(self) -> None:
-        self.in_block = False
-
-    def _open_block(self) -> None:
-        self.in_block = True
-        self.block_raw: list[str] = [CALL_START]  # everything since CALL_START
-        self.block_len = len(CALL_START)
-        self.call_end_at = 0  # offset in the block where the last complete call ended
-        self.calls_in_block = 0
-        self.state = "form"
-        self.bare = False
-        self.pending = ""  # text after the list that may still be CALL_END
-        self._new_object()
-
-    def _new_object(self) -> None:
-        self.key: str | None = None
-        self.name: str | None = None
-        self.args_parts: list[str] = []
-        self.args_seen = False
-        self.call_index: int | None = None
-        self.str_parts: list[str] = []
-        self.str_escape = False
-        self.depth = 0
-        self.nested_in_str = False
-        self.nested_escape = False
-
-    def feed(self, text: str) -> list[tuple]:
+    def feed(self, text: str) -> list[SemanticEvent]:
         self.events = []
         while text:
-            if self.in_block:
-                text = self._feed_block(text)
-            else:
-                text = self._feed_text(text)
+            text = self._feed_text(text) if self.step is Step.TEXT else self._feed_block(text)
         return self.events
 
-    def finish(self) -> list[tuple]:
+    def finish(self) -> list[SemanticEvent]:
         self.events = []
-        if not self.in_block:
-            self._emit_text(self.held)
+        if self.step is Step.TEXT:
+            self._text(self.held)
             self.held = ""
-            return self.events
-        if self.state == "py":
-            self._close_pythonic("".join(self.py_parts), closed=False)
-        elif self.state == "closed":
-            self._emit_text(self.pending)
-            self._text_mode()
+        elif self.step is Step.PYTHONIC:
+            self._close_pythonic("".join(self.block.pythonic), closed=False)
+        elif self.step is Step.AFTER_LIST:
+            self._text(self.block.pending)
+            self.step = Step.TEXT
         else:
             self._fail()
         return self.events
 
-    def _emit_text(self, s: str) -> None:
-        if s:
-            self.events.append(("text", s))
+    def _text(self, text: str) -> None:
+        if text:
+            self.events.append(SemanticEvent(EventType.TEXT_CHUNK, text))
 
     def _feed_text(self, text: str) -> str:
-        text = self.held + text
-        self.held = ""
+        text, self.held = self.held + text, ""
         start = text.find(CALL_START)
         if start == -1:
-            keep = _held_prefix(text, CALL_START)
-            self._emit_text(text[: len(text) - keep])
-            self.held = text[len(text) - keep :] if keep else ""
+            keep = partial_tag_overlap(text, CALL_START)
+            self._text(text[:len(text) - keep])
+            self.held = text[len(text) - keep:]
             return ""
-        self._emit_text(text[:start])
-        self._open_block()
-        return text[start + len(CALL_START) :]
+        self._text(text[:start])
+        self.step, self.block = Step.FORM, _Block()
+        return text[start + len(CALL_START):]
 
-    # --- block --------------------------------------------------------------------------
+    # --- block -------------------------------------------------------------------------
 
     def _feed_block(self, text: str) -> str:
         """Consume block text; return what follows the block (to scan as text)."""
-        if self.state == "py":
+        if self.step is Step.PYTHONIC:
             return self._feed_pythonic(text)
-        if self.state == "closed":
+        if self.step is Step.AFTER_LIST:
             return self._feed_after_list(text)
-        self.scan_base = self.block_len
+        base = self.block.length
         try:
-            used = self._scan_json(text)
+            used = self._scan_json(text, base)
         except _Malformed as error:
             used = error.args[0]
             self._record(text[:used])
             self._fail()
             return text[used:]
         self._record(text[:used])
-        if self.state == "py":
-            self.py_parts = ["".join(self.block_raw)[len(CALL_START) :]]
-            self.py_tail = ""
+        if self.step is Step.PYTHONIC:
+            self.block.pythonic = ["".join(self.block.raw)[len(CALL_START):]]
             return self._feed_pythonic(text[used:])
-        if self.state == "closed":
-            return self._feed_after_list(text[used:])
         return text[used:]
 
     def _record(self, raw: str) -> None:
         if raw:
-            self.block_raw.append(raw)
-            self.block_len += len(raw)
+            self.block.raw.append(raw)
+            self.block.length += len(raw)
 
     def _fail(self) -> None:
         """Malformed block: its text (all of it, or what follows the streamed calls) is content."""
-        raw = "".join(self.block_raw)
-        if self.calls_in_block:
-            self.events.append(("broken",))
-            raw = raw[self.call_end_at :]
-        self._emit_text(raw)
-        self._text_mode()
+        raw = "".join(self.block.raw)
+        if self.block.calls:
+            self.broken = True
+            raw = raw[self.block.calls_end:]
+        self._text(raw)
+        self.step = Step.TEXT
 
     def _feed_after_list(self, text: str) -> str:
         """After the list: optional whitespace, then CALL_END, or other text (content)."""
-        text = self.pending + text
-        self.pending = ""
+        text, self.block.pending = self.block.pending + text, ""
         stripped = text.lstrip(_WS)
         if stripped.startswith(CALL_END):
-            self._text_mode()
-            return stripped[len(CALL_END) :]
+            self.step = Step.TEXT
+            return stripped[len(CALL_END):]
         if stripped and not CALL_END.startswith(stripped):
-            self._text_mode()
+            self.step = Step.TEXT
             return text
-        self.pending = text
+        self.block.pending = text
         return ""
 
-    # --- JSON form ----------------------------------------------------------------------
+    # --- JSON form ---------------------------------------------------------------------
 
-    def _scan_json(self, text: str) -> int:
-        """Advance the JSON state machine over `text`; return how much was used."""
+    def _scan_json(self, text: str, base: int) -> int:
+        """Advance the JSON reading over `text` (at block offset `base`); return how much of
+        it was used: all of it, or up to where the block stops being JSON calls."""
         i, n = 0, len(text)
         while i < n:
-            state = self.state
-            if state in ("string", "nested"):
-                i = self._scan_value(text, i)
-                continue
-            if state == "args":
-                i = self._skip_nested(text, i, emit=True)
-                continue
-            c = text[i]
-            if state == "scalar":
-                m = _SCALAR.match(text, i)
-                i = m.end()
+            step = self.step
+            if step is Step.STRING:
+                i = self._scan_string(text, i)
+            elif step in (Step.NESTED, Step.ARGUMENTS):
+                i = self._scan_nested(text, i)
+            elif step is Step.SCALAR:
+                i = _SCALAR.match(text, i).end()  # type: ignore[union-attr]
                 if i < n:
-                    self.state = "after_value"
-                continue
-            if c in _WS:
+                    self.step = Step.AFTER_VALUE
+            elif text[i] in _WS:
                 i += 1
-                continue
-            i += 1
-            if state == "form":
-                if c == "[":
-                    self.state = "list_open"
-                elif c == "{":
-                    self.bare = True
-                    self._start_object()
-                else:
-                    raise _Malformed(i)
-            elif state == "list_open":
-                if c == "{":
-                    self._start_object()
-                elif c.isalpha() or c == "_":
-                    self.state = "py"
+            else:
+                i += 1
+                self._structural(text[i - 1], i)
+                if self.step is Step.AFTER_LIST:
+                    self.block.calls_end = base + i if self.block.bare else self.block.calls_end
                     return i
-                else:
-                    raise _Malformed(i)
-            elif state == "list_next":
-                if c != "{":
-                    raise _Malformed(i)
-                self._start_object()
-            elif state == "list_after":
-                if c == ",":
-                    self.state = "list_next"
-                elif c == "]":
-                    self.state = "closed"
+                if self.step is Step.PYTHONIC:
                     return i
-                else:
-                    raise _Malformed(i)
-            elif state == "key":
-                if c != '"':
-                    raise _Malformed(i)
-                self._start_string("key")
-            elif state == "colon":
-                if c != ":":
-                    raise _Malformed(i)
-                self.state = "value"
-            elif state == "value":
-                self._start_value(c, i)
-            elif state == "after_value":
-                if c == ",":
-                    self.state = "key"
-                elif c == "}":
-                    self._end_object(i)
-                    if self.state == "closed":
-                        return i
-                else:
-                    raise _Malformed(i)
+                if self.step is Step.LIST_AFTER and step is Step.AFTER_VALUE:
+                    self.block.calls_end = base + i
         return i
 
-    def _start_object(self) -> None:
-        self._new_object()
-        self.state = "key"
-
-    def _start_string(self, purpose: str) -> None:
-        self.state = "string"
-        self.purpose = purpose
-        self.str_parts = ['"']
-        self.str_escape = False
+    def _structural(self, c: str, i: int) -> None:
+        """One punctuation character (or a value's first character) in a structural step."""
+        step = self.step
+        if step is Step.VALUE:
+            self._start_value(c, i)
+        elif (step, c) in _MOVES:
+            self.step = _MOVES[step, c]
+            if self.step is Step.KEY and c == "{":
+                self.call = _Call()
+                self.block.bare = self.block.bare or step is Step.FORM
+            elif self.step is Step.STRING:
+                self.value = _Value(Purpose.KEY, ['"'])
+            elif step is Step.AFTER_VALUE and c == "}":
+                self._end_call(i)
+        elif step is Step.LIST_OPEN and (c.isalpha() or c == "_"):
+            self.step = Step.PYTHONIC
+        else:
+            raise _Malformed(i)
 
     def _start_value(self, c: str, i: int) -> None:
-        key = self.key
-        if key == "name":
-            if c != '"' or self.name is not None:
+        call = self.call
+        if call.key == "name":
+            if c != '"' or call.name is not None:
                 raise _Malformed(i)
-            self._start_string("name")
-        elif key in _ARGS_KEYS:
-            if self.args_seen:
+            self._start(Step.STRING, _Value(Purpose.NAME, ['"']))
+        elif call.key in _ARGUMENT_KEYS:
+            if call.has_arguments or c not in '{"':
                 raise _Malformed(i)
-            self.args_seen = True
-            if c == "{":
-                self.state = "args"
-                self.depth = 1
-                self.nested_in_str = False
-                self.nested_escape = False
-                if self.name is not None:
-                    self._announce()
-                self._args_piece("{")
-            elif c == '"':
-                self._start_string("args")
-            else:
-                raise _Malformed(i)
+            call.has_arguments = True
+            if c == '"':
+                self._start(Step.STRING, _Value(Purpose.ARGUMENTS, ['"']))
+                return
+            self._start(Step.ARGUMENTS, _Value(depth=1))
+            if call.name is not None:
+                self._announce()
+            self._arguments("{")
         elif c == '"':
-            self._start_string("skip")
+            self._start(Step.STRING, _Value(Purpose.IGNORED, ['"']))
         elif c in "{[":
-            self.state = "nested"
-            self.depth = 1
-            self.nested_in_str = False
-            self.nested_escape = False
+            self._start(Step.NESTED, _Value(depth=1))
         else:
-            # Scalars (numbers, true/false/null) of keys we ignore.
-            self.state = "scalar"
+            self.step = Step.SCALAR  # numbers, true/false/null of keys we ignore
 
-    def _scan_value(self, text: str, i: int) -> int:
-        """Strings (keys, names, ignored values) and ignored nested values."""
-        if self.state == "string":
-            while i < len(text):
-                if self.str_escape:
-                    self.str_parts.append(text[i])
-                    self.str_escape = False
-                    i += 1
-                    continue
-                m = _STRING_STOP.search(text, i)
-                if m is None:
-                    self.str_parts.append(text[i:])
-                    return len(text)
-                j = m.start()
-                self.str_parts.append(text[i : j + 1])
-                i = j + 1
-                if text[j] == "\\":
-                    self.str_escape = True
-                else:
-                    self._end_string(i)
-                    return i
-            return i
-        # nested ignored value
-        i = self._skip_nested(text, i, emit=False)
-        return i
+    def _start(self, step: Step, value: _Value) -> None:
+        self.step, self.value = step, value
 
-    def _skip_nested(self, text: str, i: int, emit: bool) -> int:
-        start = i
+    def _scan_string(self, text: str, i: int) -> int:
+        value = self.value
         while i < len(text):
-            if self.nested_escape:
-                self.nested_escape = False
+            if value.escape:
+                value.parts.append(text[i])
+                value.escape = False
                 i += 1
                 continue
-            pattern = _STRING_STOP if self.nested_in_str else _NESTED_STOP
-            m = pattern.search(text, i)
+            m = _STRING_STOP.search(text, i)
+            if m is None:
+                value.parts.append(text[i:])
+                return len(text)
+            j = m.start()
+            value.parts.append(text[i:j + 1])
+            i = j + 1
+            if text[j] == "\\":
+                value.escape = True
+            else:
+                self._end_string(i)
+                return i
+        return i
+
+    def _scan_nested(self, text: str, i: int) -> int:
+        """An ignored nested value, or the arguments object (whose text is streamed)."""
+        value, start = self.value, i
+        streamed = self.step is Step.ARGUMENTS
+        while i < len(text):
+            if value.escape:
+                value.escape = False
+                i += 1
+                continue
+            m = (_STRING_STOP if value.in_string else _NESTED_STOP).search(text, i)
             if m is None:
                 i = len(text)
                 break
             j, c = m.start(), text[m.start()]
             i = j + 1
             if c == "\\":
-                if self.nested_in_str:
-                    self.nested_escape = True
-                # A backslash outside strings is invalid JSON; json.loads catches it later.
+                # Outside strings a backslash is invalid JSON; json.loads catches it later.
+                value.escape = value.in_string
             elif c == '"':
-                self.nested_in_str = not self.nested_in_str
+                value.in_string = not value.in_string
             elif c in "{[":
-                self.depth += 1
+                value.depth += 1
             else:
-                self.depth -= 1
-                if self.depth == 0:
-                    if emit:
-                        self._args_piece(text[start:i])
-                        self._end_args(i)
+                value.depth -= 1
+                if value.depth == 0:
+                    if streamed:
+                        self._arguments(text[start:i])
+                        self._end_arguments(i)
                     else:
-                        self.state = "after_value"
+                        self.step = Step.AFTER_VALUE
                     return i
-        if emit:
-            self._args_piece(text[start:i])
+        if streamed:
+            self._arguments(text[start:i])
         return i
 
     def _end_string(self, i: int) -> None:
-        raw = "".join(self.str_parts)
         try:
-            value = json.loads(raw)
+            text = json.loads("".join(self.value.parts))
         except ValueError:
             raise _Malformed(i) from None
-        purpose = self.purpose
-        self.state = "after_value"
-        if purpose == "key":
-            self.key = value
-            self.state = "colon"
-        elif purpose == "name":
-            if not value:
+        call, purpose = self.call, self.value.purpose
+        self.step = Step.AFTER_VALUE
+        if purpose is Purpose.KEY:
+            call.key = text
+            self.step = Step.COLON
+        elif purpose is Purpose.NAME:
+            if not text:
                 raise _Malformed(i)
-            self.name = value
-            if self.args_seen:
+            call.name = text
+            if call.has_arguments:
                 self._announce()
-        elif purpose == "args":
-            try:
-                parsed = json.loads(value)
-            except ValueError:
-                raise _Malformed(i) from None
-            if not isinstance(parsed, dict):
+        elif purpose is Purpose.ARGUMENTS:
+            if not _is_json_object(text):
                 raise _Malformed(i)
-            if self.name is not None:
+            if call.name is not None:
                 self._announce()
-            self._args_piece(value)
-            self._finish_args()
+            self._arguments(text)
 
     def _announce(self) -> None:
-        """A call goes out once its name is known and its arguments started as an object."""
-        self.call_index = self.n_calls
-        self.n_calls += 1
-        self.calls_in_block += 1
-        self.announced = True
-        self.events.append(("call", self.call_index, self.name))
-        if self.args_parts:
-            self.events.append(("args", self.call_index, "".join(self.args_parts)))
+        """A call goes out once its name is known and its arguments began (or the object ended)."""
+        call = self.call
+        call.index = self.calls
+        self.calls += 1
+        self.block.calls += 1
+        self.events.append(SemanticEvent(EventType.TOOL_CALL_START, tool_index=call.index))
+        self.events.append(SemanticEvent(EventType.TOOL_NAME, call.name or "", call.index))
+        if call.arguments:
+            self._emit_arguments("".join(call.arguments))
 
-    def _args_piece(self, s: str) -> None:
-        if not s:
-            return
-        self.args_parts.append(s)
-        if self.call_index is not None:
-            self.events.append(("args", self.call_index, s))
+    def _arguments(self, text: str) -> None:
+        if text:
+            self.call.arguments.append(text)
+            if self.call.index is not None:
+                self._emit_arguments(text)
 
-    def _end_args(self, i: int) -> None:
-        try:
-            parsed = json.loads("".join(self.args_parts))
-        except ValueError:
-            raise _Malformed(i) from None
-        if not isinstance(parsed, dict):
+    def _emit_arguments(self, text: str) -> None:
+        self.events.append(SemanticEvent(EventType.ARG_VALUE_CHUNK, text, self.call.index or 0))
+
+    def _end_arguments(self, i: int) -> None:
+        if not _is_json_object("".join(self.call.arguments)):
             raise _Malformed(i)
-        self._finish_args()
+        self.step = Step.AFTER_VALUE
 
-    def _finish_args(self) -> None:
-        self.state = "after_value"
-        self.args_parts = ["".join(self.args_parts)]
-
-    def _end_object(self, i: int) -> None:
-        if self.name is None:
+    def _end_call(self, i: int) -> None:
+        call = self.call
+        if call.name is None:
             raise _Malformed(i)
-        if self.call_index is None:
+        if call.index is None:
             self._announce()
-        if not self.args_seen:
-            self._args_piece("{}")
-        arguments = "".join(self.args_parts)
-        self.events.append(("end", self.call_index, arguments))
-        self.call_end_at = self.scan_base + i
-        self.state = "closed" if self.bare else "list_after"
+        if not call.has_arguments:
+            self._arguments("{}")
+        arguments = "".join(call.arguments)
+        self.events.append(SemanticEvent(EventType.TOOL_CALL_END, arguments, call.index or 0))
+        self.step = Step.AFTER_LIST if self.block.bare else Step.LIST_AFTER
 
-    # --- pythonic form --------------------------------------------------------------------
+    # --- pythonic form -----------------------------------------------------------------
 
     def _feed_pythonic(self, text: str) -> str:
-        """Buffer the pythonic body until CALL_END (looked for in the new text only)."""
-        combined = self.py_tail + text
+        """Hold the pythonic body until CALL_END (looked for in the new text only)."""
+        block = self.block
+        combined = block.pythonic_tail + text
         end = combined.find(CALL_END)
         if end == -1:
-            self.py_parts.append(text)
-            self.py_tail = combined[-(len(CALL_END) - 1) :]
+            block.pythonic.append(text)
+            block.pythonic_tail = combined[-(len(CALL_END) - 1):]
             return ""
-        body = "".join(self.py_parts) + text
-        body = body[: len(body) - len(combined) + end]
-        self._close_pythonic(body, closed=True)
-        return combined[end + len(CALL_END) :]
+        body = "".join(block.pythonic) + text
+        self._close_pythonic(body[:len(body) - len(combined) + end], closed=True)
+        return combined[end + len(CALL_END):]
 
     def _close_pythonic(self, body: str, closed: bool) -> None:
         calls = _parse_pythonic(body)
         if calls is None:
-            self._emit_text(CALL_START + body + (CALL_END if closed else ""))
-        else:
-            for name, arguments in calls:
-                index = self.n_calls
-                self.n_calls += 1
-                self.events.append(("call", index, name))
-                self.events.append(("args", index, arguments))
-                self.events.append(("end", index, arguments))
-        self._text_mode()
+            self._text(CALL_START + body + (CALL_END if closed else ""))
+        for call in calls or []:
+            index = self.calls
+            self.calls += 1
+            self.events += [
+                SemanticEvent(EventType.TOOL_CALL_START, tool_index=index),
+                SemanticEvent(EventType.TOOL_NAME, call.function.name, index),
+                SemanticEvent(EventType.ARG_VALUE_CHUNK, call.function.arguments, index),
+                SemanticEvent(EventType.TOOL_CALL_END, call.function.arguments, index),
+            ]
+        self.step = Step.TEXT
 
 
-def _parse_pythonic(body: str) -> list[tuple[str, str]] | None:
-    """`[f(a=1), g()]` -> [(name, JSON arguments)], or None when it is not such a list."""
+# Structural steps: (step, character) -> next step.
+_MOVES = {
+    (Step.FORM, "["): Step.LIST_OPEN,
+    (Step.FORM, "{"): Step.KEY,
+    (Step.LIST_OPEN, "{"): Step.KEY,
+    (Step.LIST_NEXT, "{"): Step.KEY,
+    (Step.LIST_AFTER, ","): Step.LIST_NEXT,
+    (Step.LIST_AFTER, "]"): Step.AFTER_LIST,
+    (Step.KEY, '"'): Step.STRING,
+    (Step.COLON, ":"): Step.VALUE,
+    (Step.AFTER_VALUE, ","): Step.KEY,
+    (Step.AFTER_VALUE, "}"): Step.LIST_AFTER,  # _end_call decides: a bare call ends the block
+}
+
+
+def _is_json_object(text: str) -> bool:
+    try:
+        return isinstance(json.loads(text), dict)
+    except ValueError:
+        return False
+
+
+def _parse_pythonic(body: str) -> list[ToolCall] | None:
+    """`[f(a=1), g()]` -> calls, or None when it is not such a list of keyword-only calls."""
     try:
         tree = ast.parse(body.strip(), mode="eval").body
     except (SyntaxError, ValueError):
@@ -488,26 +486,13 @@ def _parse_pythonic(body: str) -> list[tuple[str, str]] | None:
         return None
     calls = []
     for node in tree.elts:
-        if not isinstance(node, ast.Call) or node.args:
-            return None
-        name = _dotted_name(node.func)
-        if name is None or any(k.arg is None for k in node.keywords):
+        if not isinstance(node, ast.Call) or node.args or any(k.arg is None for k in node.keywords):
             return None
         try:
-            arguments = {k.arg: ast.literal_eval(k.value) for k in node.keywords}
-            calls.append((name, json.dumps(arguments, ensure_ascii=False)))
-        except (ValueError, TypeError, SyntaxError, RecursionError):
+            calls.append(handle_single_tool(node))
+        except (UnexpectedAstError, TypeError, ValueError, RecursionError):
             return None
     return calls
-
-
-def _dotted_name(node: ast.expr) -> str | None:
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        base = _dotted_name(node.value)
-        return None if base is None else f"{base}.{node.attr}"
-    return None
 
 
 class LlamaNemotronJsonToolParser(ToolParser):
@@ -524,36 +509,25 @@ class LlamaNemotronJsonToolParser(ToolParser):
 
     def adjust_request(self, request: Any) -> Any:
         request = super().adjust_request(request)
-        if request.tools and request.tool_choice != "none" and self._tag_is_skipped():
-            # `<TOOLCALL>` is a special token in some tokenizers: keep it in the text.
-            request.skip_special_tokens = False
-        return request
-
-    def _tag_is_skipped(self) -> bool:
         token_id = self.vocab.get(CALL_START)
-        if token_id is None:
-            return False
-        return self.model_tokenizer.decode([token_id], skip_special_tokens=True) == ""
+        if request.tools and request.tool_choice != "none" and token_id is not None \
+                and self.model_tokenizer.decode([token_id], skip_special_tokens=True) == "":
+            request.skip_special_tokens = False  # `<TOOLCALL>` is special: keep it in the text
+        return request
 
     def extract_tool_calls(self, model_output: str, request: Any) -> ExtractedToolCallInformation:
         scanner = ToolCallScanner()
         events = scanner.feed(model_output) + scanner.finish()
-        calls = [
-            ToolCall(id=make_tool_call_id(), function=FunctionCall(name=e[2], arguments=""))
-            for e in events
-            if e[0] == "call"
-        ]
-        ended = {e[1]: e[2] for e in events if e[0] == "end"}
-        if not calls or len(ended) != len(calls) or any(e[0] == "broken" for e in events):
+        names = {e.tool_index: e.value for e in events if e.type is EventType.TOOL_NAME}
+        arguments = {e.tool_index: e.value for e in events if e.type is EventType.TOOL_CALL_END}
+        if not names or scanner.broken or arguments.keys() != names.keys():
             return ExtractedToolCallInformation(
-                tools_called=False, tool_calls=[], content=model_output
-            )
-        for index, call in enumerate(calls):
-            call.function.arguments = ended[index]
-        content = "".join(e[1] for e in events if e[0] == "text")
+                tools_called=False, tool_calls=[], content=model_output)
+        calls = [ToolCall(id=make_tool_call_id(), function=FunctionCall(
+            name=names[i], arguments=arguments[i])) for i in sorted(names)]
+        content = "".join(e.value for e in events if e.type is EventType.TEXT_CHUNK)
         return ExtractedToolCallInformation(
-            tools_called=True, tool_calls=calls, content=content or None
-        )
+            tools_called=True, tool_calls=calls, content=content or None)
 
     def extract_tool_calls_streaming(
         self,
@@ -570,36 +544,29 @@ class LlamaNemotronJsonToolParser(ToolParser):
     def finish_streaming(self) -> DeltaMessage | None:
         return self._message(self._scanner.finish())
 
-    def _message(self, events: list[tuple]) -> DeltaMessage | None:
+    def _message(self, events: list[SemanticEvent]) -> DeltaMessage | None:
         content: list[str] = []
         deltas: dict[int, DeltaToolCall] = {}
         for event in events:
-            kind = event[0]
-            if kind == "text":
-                content.append(event[1])
-            elif kind == "call":
-                index, name = event[1], event[2]
+            index = event.tool_index
+            if event.type is EventType.TEXT_CHUNK:
+                content.append(event.value)
+            elif event.type is EventType.TOOL_NAME:
                 self._ids[index] = make_tool_call_id()
                 deltas[index] = DeltaToolCall(
-                    index=index,
-                    id=self._ids[index],
-                    type="function",
-                    function=DeltaFunctionCall(name=name, arguments=""),
-                )
-                self.prev_tool_call_arr.append({"name": name, "arguments": ""})
+                    index=index, id=self._ids[index], type="function",
+                    function=DeltaFunctionCall(name=event.value, arguments=""))
+                self.prev_tool_call_arr.append({"name": event.value, "arguments": ""})
                 self.streamed_args_for_tool.append("")
                 self.current_tool_id = index
-            elif kind == "args":
-                index = event[1]
+            elif event.type is EventType.ARG_VALUE_CHUNK:
                 delta = deltas.setdefault(
-                    index,
-                    DeltaToolCall(index=index, function=DeltaFunctionCall(arguments="")),
-                )
-                delta.function.arguments += event[2]
-            elif kind == "end":
+                    index, DeltaToolCall(index=index, function=DeltaFunctionCall(arguments="")))
+                delta.function.arguments += event.value  # type: ignore[union-attr, operator]
+            elif event.type is EventType.TOOL_CALL_END:
                 # Kept equal, so vLLM's end-of-stream top-up finds nothing unsent.
-                self.prev_tool_call_arr[event[1]]["arguments"] = event[2]
-                self.streamed_args_for_tool[event[1]] = event[2]
+                self.prev_tool_call_arr[index]["arguments"] = event.value
+                self.streamed_args_for_tool[index] = event.value
         if not content and not deltas:
             return None
         return DeltaMessage(content="".join(content) or None, tool_calls=list(deltas.values()))

@@ -82,6 +82,8 @@ class ThinkSplitter:
     def __post_init__(self) -> None:
         if self.mode is Mode.CONTENT:
             self.content_from = 0
+        self.tags = (THINK_END, *self.tool_starts)
+        self.longest_tag = max(map(len, self.tags))
 
     @property
     def ended(self) -> bool:
@@ -103,9 +105,12 @@ class ThinkSplitter:
             else:
                 self._enter(self.otherwise, at_)
         if self.mode is Mode.REASONING:
+            if "<" not in text:  # the common case: no tag starts here (all open with "<")
+                self._reason(text, events)
+                return events
             at, tag = self._first_end(text)
             if tag is None:
-                keep = max(partial_tag_overlap(text, t) for t in (THINK_END, *self.tool_starts))
+                keep = self._overlap(text)
                 self.held = text[len(text) - keep:]
                 self._reason(text[:len(text) - keep], events)
                 return events
@@ -140,9 +145,15 @@ class ThinkSplitter:
         else:
             self.content_from = at
 
+    def _overlap(self, text: str) -> int:
+        """How much of the end of `text` may be the start of an end tag (all open with "<")."""
+        if text.find("<", len(text) - self.longest_tag + 1) == -1:
+            return 0
+        return max(partial_tag_overlap(text, t) for t in self.tags)
+
     def _first_end(self, text: str) -> tuple[int, str | None]:
         """Where reasoning ends in `text`: the earliest `</think>` or tool-call opener."""
-        found = [(at, tag) for tag in (THINK_END, *self.tool_starts) if (at := text.find(tag)) >= 0]
+        found = [(at, tag) for tag in self.tags if (at := text.find(tag)) >= 0]
         return min(found) if found else (-1, None)
 
     def _reason(self, text: str, events: list[SemanticEvent]) -> None:

@@ -7,9 +7,9 @@ back unchanged as content; a missing `</toolcall>` at the end of the output is t
 
 Each block is short, so it is held until it closes and then parsed once: every call goes
 out whole (name and arguments in one delta), and streaming equals non-streaming for every
-input and chunking. Only the new text of each delta is scanned (linear cost).
-Self-contained (imports only vLLM), so the file also works as
-`--tool-parser-plugin parsers/nemotron_mini_tool_parser.py`.
+input and chunking. Only the new text of each delta is scanned (linear cost). Events are
+vLLM's parser-engine vocabulary (`SemanticEvent`). Self-contained (imports only vLLM), so the
+file also works as `--tool-parser-plugin .../nemotron_mini_tool_parser.py`.
 """
 
 from __future__ import annotations
@@ -26,19 +26,13 @@ from vllm.entrypoints.generate.base.protocol import (
     FunctionCall,
     ToolCall,
 )
+from vllm.parser.engine.events import EventType, SemanticEvent
 from vllm.renderers.chat_utils import make_tool_call_id
 from vllm.tool_parsers.abstract_tool_parser import ToolParser, ToolParserManager
+from vllm.tool_parsers.utils import partial_tag_overlap
 
 CALL_START = "<toolcall>"
 CALL_END = "</toolcall>"
-
-
-def _held_prefix(text: str, tag: str) -> int:
-    """Length of the longest suffix of `text` that is a proper prefix of `tag`."""
-    for k in range(min(len(tag) - 1, len(text)), 0, -1):
-        if text.endswith(tag[:k]):
-            return k
-    return 0
 
 
 def parse_block(body: str) -> list[tuple[str, str]] | None:
@@ -70,60 +64,69 @@ def parse_block(body: str) -> list[tuple[str, str]] | None:
 
 
 class BlockScanner:
-    """Incremental `<toolcall>` splitter: `feed` / `finish` return ("text", s) and
-    ("call", name, arguments) events."""
+    """Incremental `<toolcall>` splitter: `feed` / `finish` return TEXT_CHUNK events, and a
+    TOOL_CALL_END event per call (value: the arguments; the name in the TOOL_NAME before it)."""
 
     def __init__(self) -> None:
         self.in_block = False
         self.held = ""  # a possible start of the next tag
         self.body: list[str] = []
 
-    def feed(self, text: str) -> list[tuple]:
-        events: list[tuple] = []
+    def feed(self, text: str) -> list[SemanticEvent]:
+        events: list[SemanticEvent] = []
         while text:
             tag = CALL_END if self.in_block else CALL_START
-            text = self.held + text
-            self.held = ""
+            text, self.held = self.held + text, ""
             at = text.find(tag)
             if at == -1:
-                keep = _held_prefix(text, tag)
-                self._take(text[: len(text) - keep], events)
-                self.held = text[len(text) - keep :] if keep else ""
+                keep = partial_tag_overlap(text, tag)
+                self._take(text[:len(text) - keep], events)
+                self.held = text[len(text) - keep:]
                 break
             self._take(text[:at], events)
             if self.in_block:
                 self._close(events, closed=True)
             else:
-                self.in_block = True
-                self.body = []
-            text = text[at + len(tag) :]
+                self.in_block, self.body = True, []
+            text = text[at + len(tag):]
         return events
 
-    def finish(self) -> list[tuple]:
-        events: list[tuple] = []
+    def finish(self) -> list[SemanticEvent]:
+        events: list[SemanticEvent] = []
         self._take(self.held, events)
         self.held = ""
         if self.in_block:
             self._close(events, closed=False)
         return events
 
-    def _take(self, text: str, events: list[tuple]) -> None:
+    def _take(self, text: str, events: list[SemanticEvent]) -> None:
         if not text:
             return
         if self.in_block:
             self.body.append(text)
         else:
-            events.append(("text", text))
+            events.append(SemanticEvent(EventType.TEXT_CHUNK, text))
 
-    def _close(self, events: list[tuple], closed: bool) -> None:
+    def _close(self, events: list[SemanticEvent], closed: bool) -> None:
         body = "".join(self.body)
         calls = parse_block(body)
         if calls is None:
-            events.append(("text", CALL_START + body + (CALL_END if closed else "")))
-        else:
-            events.extend(("call", name, arguments) for name, arguments in calls)
-        self.in_block = False
-        self.body = []
+            events.append(SemanticEvent(
+                EventType.TEXT_CHUNK, CALL_START + body + (CALL_END if closed else "")))
+        for name, arguments in calls or []:
+            events += [SemanticEvent(EventType.TOOL_NAME, name),
+                       SemanticEvent(EventType.TOOL_CALL_END, arguments)]
+        self.in_block, self.body = False, []
+
+
+def _calls(events: list[SemanticEvent]) -> list[tuple[str, str]]:
+    """(name, arguments) of each call in the events."""
+    names = [e.value for e in events if e.type is EventType.TOOL_NAME]
+    return list(zip(names, (e.value for e in events if e.type is EventType.TOOL_CALL_END)))
+
+
+def _content(events: list[SemanticEvent]) -> str:
+    return "".join(e.value for e in events if e.type is EventType.TEXT_CHUNK)
 
 
 class NemotronMiniToolParser(ToolParser):
@@ -140,32 +143,22 @@ class NemotronMiniToolParser(ToolParser):
     def adjust_request(self, request: Any) -> Any:
         request = super().adjust_request(request)
         token_id = self.vocab.get(CALL_START)
-        if (
-            request.tools
-            and request.tool_choice != "none"
-            and token_id is not None
-            and self.model_tokenizer.decode([token_id], skip_special_tokens=True) == ""
-        ):
-            # `<toolcall>` is a special token here: keep it in the text we parse.
-            request.skip_special_tokens = False
+        if token_id is not None and request.tools and request.tool_choice != "none":
+            # `<toolcall>` may be a special token: keep it in the text we parse.
+            if self.model_tokenizer.decode([token_id], skip_special_tokens=True) == "":
+                request.skip_special_tokens = False
         return request
 
     def extract_tool_calls(self, model_output: str, request: Any) -> ExtractedToolCallInformation:
         scanner = BlockScanner()
         events = scanner.feed(model_output) + scanner.finish()
-        calls = [
-            ToolCall(id=make_tool_call_id(), function=FunctionCall(name=e[1], arguments=e[2]))
-            for e in events
-            if e[0] == "call"
-        ]
+        calls = [ToolCall(id=make_tool_call_id(), function=FunctionCall(name=n, arguments=a))
+                 for n, a in _calls(events)]
         if not calls:
             return ExtractedToolCallInformation(
-                tools_called=False, tool_calls=[], content=model_output
-            )
-        content = "".join(e[1] for e in events if e[0] == "text")
+                tools_called=False, tool_calls=[], content=model_output)
         return ExtractedToolCallInformation(
-            tools_called=True, tool_calls=calls, content=content or None
-        )
+            tools_called=True, tool_calls=calls, content=_content(events) or None)
 
     def extract_tool_calls_streaming(
         self,
@@ -182,10 +175,10 @@ class NemotronMiniToolParser(ToolParser):
     def finish_streaming(self) -> DeltaMessage | None:
         return self._message(self._scanner.finish())
 
-    def _message(self, events: list[tuple]) -> DeltaMessage | None:
-        content = "".join(e[1] for e in events if e[0] == "text")
+    def _message(self, events: list[SemanticEvent]) -> DeltaMessage | None:
+        content = _content(events)
         tool_calls = []
-        for _, name, arguments in (e for e in events if e[0] == "call"):
+        for name, arguments in _calls(events):
             index = len(self.prev_tool_call_arr)
             self.prev_tool_call_arr.append({"name": name, "arguments": arguments})
             self.streamed_args_for_tool.append(arguments)
