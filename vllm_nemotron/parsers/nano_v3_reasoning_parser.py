@@ -147,7 +147,7 @@ class ThinkSplitter:
 
     def _overlap(self, text: str) -> int:
         """How much of the end of `text` may be the start of an end tag (all open with "<")."""
-        if text.find("<", len(text) - self.longest_tag + 1) == -1:
+        if text.find("<", max(0, len(text) - self.longest_tag + 1)) == -1:
             return 0
         return max(partial_tag_overlap(text, t) for t in self.tags)
 
