@@ -75,6 +75,25 @@ def test_reasoning_on_and_off(plugin_server):
     ]
 
 
+def test_reasoning_effort(plugin_server, tiny_hybrid):
+    """`reasoning_effort` through the plain SDK; usage counts the tokens before `</think>`."""
+    from transformers import AutoTokenizer
+
+    thought, answer = "97 has no divisor up to 9.", "Yes, 97 is prime."
+    tokenizer = AutoTokenizer.from_pretrained(tiny_hybrid)
+    ids = tokenizer.encode(f"{thought}</think>{answer}", add_special_tokens=False)
+    before_end = ids.index(tokenizer.convert_tokens_to_ids("</think>"))
+    thinking = script(f"{thought}</think>{answer}")
+    out = run_example(plugin_server, "reasoning_effort.py", script(answer), thinking, thinking,
+                      thinking, args=("--efforts", "none,low,high", "--max-tokens", "64"))
+    assert out == [
+        f"none: reasoning_tokens=0 answer='{answer}'",
+        f"low: reasoning_tokens={before_end} answer='{answer}'",
+        f"high: reasoning_tokens={before_end} answer='{answer}'",
+        f"streamed low: reasoning_tokens={before_end} answer='{answer}'",
+    ]
+
+
 def test_async_many(plugin_server):
     out = run_example(plugin_server, "async_many.py", script("Hi.</think>Hello!"),
                       args=("--requests", "16"))
