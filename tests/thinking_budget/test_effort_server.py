@@ -147,9 +147,9 @@ def test_responses_api_reasoning_effort(server, ends):
 
 def test_a_bad_mapping_stops_the_server_at_start(tiny_hybrid):
     start = time.monotonic()
-    with pytest.raises(ServerStartError) as err:
-        with OpenAIServer(tiny_hybrid, ARGS, env={EFFORT_BUDGETS_ENV: "low=lots"}, timeout=120):
-            pass
+    bad = OpenAIServer(tiny_hybrid, ARGS, env={EFFORT_BUDGETS_ENV: "low=lots"}, timeout=120)
+    with pytest.raises(ServerStartError) as err, bad:
+        pass
     message = str(err.value)
     assert "exited with" in message  # it refused to start, it did not hang
     assert f"ValueError: {EFFORT_BUDGETS_ENV}: a thinking budget must be an integer" in message
