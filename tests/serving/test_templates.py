@@ -1,70 +1,27 @@
-"""Chat templates rendered by transformers with the harness tokenizer, against golden files.
+"""Our chat templates, rendered by transformers (as vLLM renders them), against golden files.
 
-Set UPDATE_GOLDEN=1 to rewrite the goldens after an intended template change, then review
-the diff: the golden files are the reviewed, exact prompts each family sees.
+The golden files are the exact prompts of NVIDIA's format for each family: on every
+conversation that golden/formats.json does not list as differing, the golden is what NVIDIA's
+own template renders (test_official_formats.py checks that against local copies of those
+templates; docs/templates.md has the sources). Set UPDATE_GOLDEN=1 to rewrite them after an
+intended change, then review the diff.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import pytest
 
-from vllm_nemotron.tiny import save_tokenizer
+from tests.serving.conversations import CONVERSATIONS, TOOLS, call, call_json, user
 from vllm_nemotron import chat_templates
+from vllm_nemotron.template_choice import template_features
+from vllm_nemotron.tiny import save_tokenizer
 
 GOLDEN = Path(__file__).parent / "golden"
-TEMPLATES = ["llama_nemotron_tools", "nemotron_mini", "nemotron_nano_v2", "nemotron_nano_v3"]
-
-TOOLS = [
-    {"type": "function", "function": {
-        "name": "get_weather", "description": "Current weather in a city.",
-        "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
-                       "required": ["city"]}}},
-    {"type": "function", "function": {
-        "name": "get_time", "description": "Local time in a city.",
-        "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
-                       "required": ["city"]}}},
-]
-
-
-def call(name: str, **arguments) -> dict:
-    # vLLM hands templates the arguments already decoded into a dict.
-    return {"id": f"call_{name}", "type": "function",
-            "function": {"name": name, "arguments": arguments}}
-
-
-CONVERSATIONS = {
-    "tools_multi_turn": dict(tools=TOOLS, messages=[
-        {"role": "system", "content": "You are a travel assistant."},
-        {"role": "user", "content": "Weather and time in Paris?"},
-        {"role": "assistant", "content": "", "reasoning_content": "Two tools are needed.",
-         "tool_calls": [call("get_weather", city="Paris"), call("get_time", city="Paris")]},
-        {"role": "tool", "tool_call_id": "call_get_weather", "content": '{"temperature_c": 21}'},
-        {"role": "tool", "tool_call_id": "call_get_time", "content": '{"time": "14:05"}'},
-        {"role": "assistant", "content": "It is 21 C and 14:05 in Paris."},
-        {"role": "user", "content": "And in Rome?"},
-        {"role": "assistant", "content": "Let me check.",
-         "tool_calls": [call("get_weather", city="Rome")]},
-        {"role": "tool", "tool_call_id": "call_get_weather", "content": '{"temperature_c": 25}'},
-    ]),
-    "chat_no_system": dict(messages=[
-        {"role": "user", "content": "Hi!"},
-        {"role": "assistant", "content": "<think>Greeting.</think>Hello! How can I help?"},
-        {"role": "user", "content": "Tell me a joke."},
-    ]),
-    "thinking_off": dict(enable_thinking=False, messages=[
-        {"role": "system", "content": "Be brief."},
-        {"role": "user", "content": "2+2?"},
-    ]),
-    "no_think_tag": dict(messages=[
-        {"role": "system", "content": "Be brief. /no_think"},
-        {"role": "user", "content": "2+2?"},
-    ]),
-    "rag_documents": dict(documents=[{"title": "fr", "text": "Paris is the capital of France."}],
-                          messages=[{"role": "user", "content": "Capital of France?"}]),
-}
+TEMPLATES = [name.removesuffix(".jinja") for name in chat_templates.names()]
 
 
 @pytest.fixture(scope="module")
@@ -74,19 +31,19 @@ def tokenizers(tmp_path_factory):
     out = {}
     for name in TEMPLATES:
         path = tmp_path_factory.mktemp(name)
-        save_tokenizer(path, chat_templates.text(name),
-                       bos_token="<|begin_of_text|>")
+        save_tokenizer(path, chat_templates.text(name), bos_token="<|begin_of_text|>")
         out[name] = AutoTokenizer.from_pretrained(str(path))
     return out
 
 
 def render(tokenizer, case: dict, add_generation_prompt: bool = True) -> str:
+    """The prompt vLLM would build: apply_chat_template with the case's tools and kwargs."""
     case = dict(case)
-    messages, tools, documents = case.pop("messages"), case.pop("tools", None), case.pop(
-        "documents", None)
+    messages, tools, documents = (case.pop("messages"), case.pop("tools", None),
+                                  case.pop("documents", None))
     return tokenizer.apply_chat_template(messages, tools=tools, documents=documents,
-                                         tokenize=False, add_generation_prompt=add_generation_prompt,
-                                         **case)
+                                         tokenize=False,
+                                         add_generation_prompt=add_generation_prompt, **case)
 
 
 @pytest.mark.parametrize("conversation", sorted(CONVERSATIONS))
@@ -95,13 +52,36 @@ def test_golden(tokenizers, template, conversation):
     text = render(tokenizers[template], CONVERSATIONS[conversation])
     golden = GOLDEN / f"{template}__{conversation}.txt"
     if os.environ.get("UPDATE_GOLDEN"):
-        golden.parent.mkdir(exist_ok=True)
         golden.write_text(text)
     assert golden.is_file(), f"missing golden {golden.name}: run with UPDATE_GOLDEN=1 and review"
     assert text == golden.read_text()
 
 
-# template, chat_template_kwargs / system text -> how the generation prompt must end
+def test_every_template_names_its_official_format():
+    formats = json.loads((GOLDEN / "formats.json").read_text())
+    assert sorted(k for k in formats if not k.startswith("_")) == sorted(TEMPLATES)
+    for name in TEMPLATES:
+        assert formats[name]["references"], name
+        assert set(formats[name]["differs"]) <= set(CONVERSATIONS), name
+
+
+# template -> what it must support (the kwargs and fields NVIDIA's templates of the family read)
+SUPPORTS = {
+    "nemotron_nano_v3": {"tools", "tool_calls", "enable_thinking", "truncate_history_thinking",
+                         "reasoning_content"},
+    "nemotron_nano_v2": {"tools", "tool_calls", "enable_thinking", "/think"},
+    "llama_nemotron_tools": {"tools", "tool_calls", "enable_thinking", "detailed thinking",
+                             "reasoning_content"},
+    "nemotron_mini": {"tools", "tool_calls"},
+}
+
+
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_template_features_are_detected(template):
+    assert SUPPORTS[template] <= set(template_features(chat_templates.text(template)))
+
+
+# template, chat_template_kwargs, system text -> how the generation prompt must end
 GENERATION_PROMPTS = [
     ("llama_nemotron_tools", {}, None, "<|start_header_id|>assistant<|end_header_id|>\n\n"),
     ("nemotron_mini", {}, None, "<extra_id_1>Assistant\n"),
@@ -111,45 +91,73 @@ GENERATION_PROMPTS = [
     ("nemotron_nano_v2", {"enable_thinking": True}, "/no_think", "<SPECIAL_11>Assistant\n<think>\n"),
     ("nemotron_nano_v3", {}, None, "<|im_start|>assistant\n<think>\n"),
     ("nemotron_nano_v3", {"enable_thinking": False}, None, "<|im_start|>assistant\n<think></think>"),
+    ("nemotron_nano_v3", {"enable_thinking": None}, None, "<|im_start|>assistant\n<think>\n"),
 ]
 
 
 @pytest.mark.parametrize("template,kwargs,system,suffix", GENERATION_PROMPTS)
 def test_generation_prompt_opens_thinking(tokenizers, template, kwargs, system, suffix):
-    messages = ([{"role": "system", "content": system}] if system else []) + [
-        {"role": "user", "content": "Hi"}]
+    messages = ([{"role": "system", "content": system}] if system else []) + [user("Hi")]
     text = render(tokenizers[template], dict(messages=messages, **kwargs))
     assert text.endswith(suffix)
     if template == "nemotron_nano_v2":  # the switch is consumed, not shown to the model
         assert "/no_think" not in text
 
 
-# "detailed thinking" line of the Llama-Nemotron system prompt
-LLAMA_THINKING = [
-    ({}, None, "detailed thinking on"),
-    ({"enable_thinking": False}, None, "detailed thinking off"),
-    ({}, "Be brief.", "detailed thinking on\n\nBe brief."),
-    ({"enable_thinking": True}, "detailed thinking off", "detailed thinking off"),  # user's wins
+# tools given, kwargs, system text -> the Llama-Nemotron system turn's text
+LLAMA_SYSTEM = [
+    (False, {}, None, "detailed thinking on"),  # the checkpoints' own template
+    (True, {}, None, "detailed thinking off\n\n<AVAILABLE_TOOLS>"),  # the card's tool template
+    (False, {"enable_thinking": False}, None, "detailed thinking off"),
+    (True, {"enable_thinking": True}, None, "detailed thinking on\n\n<AVAILABLE_TOOLS>"),
+    (False, {}, "  Be brief.  ", "Be brief."),  # the user's system text, trimmed
+    (False, {"enable_thinking": True}, "detailed thinking off", "detailed thinking off"),
 ]
 
 
-@pytest.mark.parametrize("kwargs,system,expected", LLAMA_THINKING)
-def test_llama_detailed_thinking_system_line(tokenizers, kwargs, system, expected):
-    messages = ([{"role": "system", "content": system}] if system else []) + [
-        {"role": "user", "content": "Hi"}]
-    text = render(tokenizers["llama_nemotron_tools"], dict(messages=messages, **kwargs))
-    assert f"<|start_header_id|>system<|end_header_id|>\n\n{expected}<|eot_id|>" in text
+@pytest.mark.parametrize("tools,kwargs,system,expected", LLAMA_SYSTEM)
+def test_llama_detailed_thinking_system_line(tokenizers, tools, kwargs, system, expected):
+    messages = ([{"role": "system", "content": system}] if system else []) + [user("Hi")]
+    text = render(tokenizers["llama_nemotron_tools"],
+                  dict(messages=messages, tools=TOOLS if tools else None, **kwargs))
+    assert text.startswith(f"<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\n"
+                           f"{expected}")
 
 
-@pytest.mark.parametrize("template", TEMPLATES)
+@pytest.mark.parametrize("template", ["llama_nemotron_tools", "nemotron_mini", "nemotron_nano_v2"])
 def test_string_arguments_render_like_decoded_ones(tokenizers, template):
-    """Clients may send arguments as a JSON string; the JSON templates render it unchanged."""
-    if template == "nemotron_nano_v3":
-        pytest.skip("XML parameters need decoded arguments; vLLM always decodes them")
-    as_dict = [{"role": "user", "content": "x"},
-               {"role": "assistant", "content": "", "tool_calls": [call("f", a=1)]}]
-    as_str = [{"role": "user", "content": "x"},
-              {"role": "assistant", "content": "", "tool_calls": [
-                  {"id": "c", "type": "function", "function": {"name": "f", "arguments": '{"a": 1}'}}]}]
+    """Clients may send arguments as a JSON string; the JSON formats write it unchanged."""
+    turns = [user("x"), {"role": "assistant", "content": "", "tool_calls": [call("f", a=1)]},
+             {"role": "tool", "content": "1"}]
+    as_str = [*turns[:1], {"role": "assistant", "content": "", "tool_calls": [call_json("f", a=1)]},
+              turns[2]]
     tok = tokenizers[template]
-    assert render(tok, dict(messages=as_dict)) == render(tok, dict(messages=as_str))
+    assert render(tok, dict(messages=turns, tools=TOOLS)) == render(
+        tok, dict(messages=as_str, tools=TOOLS))
+
+
+# reasoning field, truncate_history_thinking -> the past turn's text in the Nemotron-3 format
+NANO_V3_HISTORY = [
+    ("reasoning_content", None, "<|im_start|>assistant\n<think></think>\n4<|im_end|>"),
+    ("reasoning", None, "<|im_start|>assistant\n<think></think>\n4<|im_end|>"),
+    ("reasoning_content", False, "<|im_start|>assistant\n<think>\nTwo.\n</think>\n4<|im_end|>"),
+    ("reasoning", False, "<|im_start|>assistant\n<think>\nTwo.\n</think>\n4<|im_end|>"),
+    (None, None, "<|im_start|>assistant\n<think></think>4<|im_end|>"),
+]
+
+
+@pytest.mark.parametrize("field,truncate,expected", NANO_V3_HISTORY)
+def test_nano_v3_history_reasoning(tokenizers, field, truncate, expected):
+    answer = {"role": "assistant", "content": "4", **({field: "Two."} if field else {})}
+    kwargs = {} if truncate is None else {"truncate_history_thinking": truncate}
+    text = render(tokenizers["nemotron_nano_v3"],
+                  dict(messages=[user("2+2?"), answer, user("3+3?")], **kwargs))
+    assert expected in text
+
+
+def test_nano_v2_prefill_keeps_the_final_turn_open(tokenizers):
+    """A final assistant message is continued, in the card's format."""
+    messages = [user("Hi"), {"role": "assistant", "content": "Hel"}]
+    text = render(tokenizers["nemotron_nano_v2"], dict(messages=messages, continue_final_message=True),
+                  add_generation_prompt=False)
+    assert text.endswith("<SPECIAL_11>Assistant\n<think>\nHel")
