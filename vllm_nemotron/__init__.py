@@ -18,7 +18,8 @@ MODEL_CLASSES: dict[str, str] = {
 
 # --tool-call-parser name -> "module:Class"
 TOOL_PARSERS: dict[str, str] = {
-    "llama_nemotron_json": "vllm_nemotron.parsers.llama_nemotron_json_tool_parser:LlamaNemotronJsonToolParser",
+    "llama_nemotron_json":
+        "vllm_nemotron.parsers.llama_nemotron_json_tool_parser:LlamaNemotronJsonToolParser",
     "nemotron_mini": "vllm_nemotron.parsers.nemotron_mini_tool_parser:NemotronMiniToolParser",
 }
 

@@ -9,6 +9,7 @@ The model's weights are random, so its words are noise: the demo shows the plumb
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import sys
 import tempfile
@@ -33,9 +34,11 @@ def server_args(model_dir: Path) -> list[str]:
 
 def run_client(base_url: str) -> None:
     import openai
+    from openai.types.chat import ChatCompletionMessageParam
 
     client = openai.OpenAI(base_url=base_url, api_key="EMPTY", max_retries=0)
-    messages = [{"role": "user", "content": "Hello! What is the capital of France?"}]
+    messages: list[ChatCompletionMessageParam] = [
+        {"role": "user", "content": "Hello! What is the capital of France?"}]
 
     print("\n--- chat completion ---")
     reply = client.chat.completions.create(model=MODEL_NAME, messages=messages, max_tokens=24,
@@ -43,7 +46,9 @@ def run_client(base_url: str) -> None:
     message = reply.choices[0].message
     print(f"reasoning: {getattr(message, 'reasoning', None)!r}")
     print(f"content:   {message.content!r}")
-    print(f"usage:     {reply.usage.prompt_tokens} prompt + {reply.usage.completion_tokens} completion tokens")
+    if reply.usage is not None:
+        print(f"usage:     {reply.usage.prompt_tokens} prompt + "
+              f"{reply.usage.completion_tokens} completion tokens")
 
     print("\n--- streamed chat completion (thinking budget 8 tokens) ---")
     stream = client.chat.completions.create(
@@ -87,13 +92,15 @@ def main(argv: list[str] | None = None) -> int:
         with server:
             print(f"Server ready at {server.base_url}")
             run_client(server.base_url)
+            body = json.dumps({"model": MODEL_NAME, "max_tokens": 16,
+                               "messages": [{"role": "user", "content": "Hi"}]})
             print(f"\nThe server is running at {server.base_url} (model {MODEL_NAME!r}). Try:\n"
-                  f"  curl {server.base_url}/chat/completions -H 'Content-Type: application/json' "
-                  f"-d '{{\"model\": \"{MODEL_NAME}\", \"messages\": [{{\"role\": \"user\", \"content\": \"Hi\"}}], \"max_tokens\": 16}}'")
+                  f"  curl {server.base_url}/chat/completions "
+                  f"-H 'Content-Type: application/json' -d '{body}'")
             if args.no_wait:
                 return 0
             print("Press Ctrl-C to stop.")
-            while server.proc.poll() is None:
+            while server.proc is not None and server.proc.poll() is None:
                 time.sleep(1)
             print(f"The server exited unexpectedly; log:\n{server.log_tail()}", file=sys.stderr)
             return 1

@@ -16,9 +16,13 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import requests
+if TYPE_CHECKING:
+    import openai
 
 
 def server_command(model: str, args: list[str]) -> list[str]:
@@ -69,13 +73,13 @@ class OpenAIServer:
     def url(self, path: str) -> str:
         return f"http://{self.host}:{self.port}{path}"
 
-    def client(self, **kwargs):
+    def client(self, **kwargs: Any) -> openai.OpenAI:
         import openai
 
         return openai.OpenAI(base_url=self.base_url, api_key="EMPTY", max_retries=0,
                              timeout=kwargs.pop("timeout", 120), **kwargs)
 
-    def async_client(self, **kwargs):
+    def async_client(self, **kwargs: Any) -> openai.AsyncOpenAI:
         import openai
 
         return openai.AsyncOpenAI(base_url=self.base_url, api_key="EMPTY", max_retries=0,
@@ -94,11 +98,12 @@ class OpenAIServer:
 
     def healthy(self) -> bool:
         try:
-            return requests.get(self.url("/health"), timeout=5).status_code == 200
-        except requests.RequestException:
+            with urllib.request.urlopen(self.url("/health"), timeout=5) as response:
+                return response.status == 200
+        except (urllib.error.URLError, OSError):
             return False
 
-    def start(self) -> "OpenAIServer":
+    def start(self) -> OpenAIServer:
         log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
                                      env=self.env, cwd=self.cwd, start_new_session=True)
@@ -125,12 +130,12 @@ class OpenAIServer:
         except ProcessLookupError:
             pass
 
-    def __enter__(self) -> "OpenAIServer":
+    def __enter__(self) -> OpenAIServer:
         try:
             return self.start()
         except BaseException:
             self.stop()
             raise
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
-from vllm_nemotron.thinking_budget.markers import END_TEXT
+from vllm_nemotron.thinking_budget.markers import END_TEXT, TOOL_STARTS
+
+
+# Thinking ends at `</think>` or at a tool-call opener (the random model writes those too;
+# the parsers and the budget both read one as the end of thinking).
+THOUGHT_ENDS = ("</think>", *TOOL_STARTS)
+
+
+def thought_end(tokens: list[str]) -> int | None:
+    """Where thinking ended in a list of token strings, or None if it never did."""
+    return next((i for i, token in enumerate(tokens) if token in THOUGHT_ENDS), None)
 
 
 def thinking_tokens(choice) -> int:
-    """Tokens a choice generated before `</think>` (all of them when thinking never closed);
+    """Tokens a choice generated before thinking ended (all of them when it never did);
     the choice must carry `logprobs`."""
     tokens = [t.token for t in choice.logprobs.content]
-    return tokens.index("</think>") if "</think>" in tokens else len(tokens)
+    end = thought_end(tokens)
+    return len(tokens) if end is None else end
 
 
 def end_sequence(tokenizer) -> tuple[int, int]:

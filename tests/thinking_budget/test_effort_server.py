@@ -14,7 +14,7 @@ import pytest
 from transformers import AutoTokenizer
 
 from tests.harness.server import OpenAIServer, ServerStartError
-from tests.thinking_budget.served import end_sequence
+from tests.thinking_budget.served import end_sequence, thinking_tokens, thought_end
 from vllm_nemotron.thinking_budget.effort import DEFAULT_BUDGET_ENV, EFFORT_BUDGETS_ENV
 from vllm_nemotron.thinking_budget.params import DEFAULT_GRACE
 
@@ -27,7 +27,6 @@ EFFORTS = [None, "none", "minimal", "low", "medium", "high"]
 SEEDS = [1, 2, 3]
 MAX_TOKENS = 90
 MESSAGES = [{"role": "user", "content": "Why is the sky blue?"}]
-THOUGHT_ENDS = ("</think>", "<tool_call>", "<TOOLCALL>")
 ARGS = ["--reasoning-parser", "nano_v3", "--max-num-seqs", "32", "--no-enable-prefix-caching"]
 
 
@@ -52,19 +51,6 @@ def chat(client, effort, seed, **extra):
 
 def reasoning_tokens(usage) -> int:
     return usage.completion_tokens_details.reasoning_tokens
-
-
-def thought_end(tokens: list[str]) -> int | None:
-    """Where thinking ended: at `</think>`, or at a tool-call opener (the random model writes
-    them too; parser and budget both read one as the end of thinking)."""
-    return next((i for i, token in enumerate(tokens) if token in THOUGHT_ENDS), None)
-
-
-def thinking_tokens(choice) -> int:
-    """Tokens a choice generated before thinking ended (all of them if it never did)."""
-    tokens = [t.token for t in choice.logprobs.content]
-    end = thought_end(tokens)
-    return len(tokens) if end is None else end
 
 
 def test_each_effort_gets_its_budget_and_usage_counts_the_thought(server, ends):

@@ -37,7 +37,7 @@ def test_mixed_batch_with_reordered_rows():
         prefill_len=host(prompt_len), total_len=None)
     config = SimpleNamespace(model_config=None, speculative_config=None)
     proc = ThinkingBudgetLogitsProcessor(config, req_states)
-    proc.impl.markers.markers = SINGLE  # the served tokenizer's markers, given directly
+    proc.v2.markers.markers = SINGLE  # the served tokenizer's markers, given directly
 
     wants = {slot: proc.add_request(slot, SamplingParams(extra_args=extra))
              for slot, extra in budgets.items()}
@@ -95,7 +95,7 @@ def decode_with_drafts(drafter, num_drafts: int, steps: int) -> list[int]:
         all_token_ids=SimpleNamespace(gpu=tokens), prompt_len=host([len(PROMPT)]),
         prefill_len=host([len(PROMPT)]), total_len=None)
     proc = ThinkingBudgetLogitsProcessor(SimpleNamespace(model_config=None), req_states)
-    proc.impl.markers.markers = SINGLE
+    proc.v2.markers.markers = SINGLE
     proc.add_request(0, SamplingParams(extra_args={"thinking_budget": 3,
                                                    "thinking_budget_grace": 0}))
     length = len(PROMPT)

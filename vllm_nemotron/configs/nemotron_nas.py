@@ -65,14 +65,14 @@ def _as_dict(value: Any, where: str) -> dict:
     """Block entries arrive as dicts (config.json) or objects (remote-code configs)."""
     if isinstance(value, dict):
         return dict(value)
-    if dataclasses.is_dataclass(value):
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return dataclasses.asdict(value)
     if hasattr(value, "__dict__"):
         return {k: v for k, v in vars(value).items() if not k.startswith("_")}
     raise BlockConfigError(f"{where}: expected a mapping, got {type(value).__name__}")
 
 
-def _build(cls: type, raw: Any, where: str):
+def _build(cls: type[Any], raw: Any, where: str) -> Any:
     fields = _as_dict(raw, where)
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = {k: v for k, v in fields.items() if k not in known}
@@ -83,9 +83,10 @@ def _build(cls: type, raw: Any, where: str):
     return cls(**{k: v for k, v in fields.items() if k in known})
 
 
-def _check_positive_int(value: Any, where: str) -> None:
+def _check_positive_int(value: Any, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise BlockConfigError(f"{where} must be a positive integer, got {value!r}")
+    return value
 
 
 def parse_block_configs(
@@ -125,8 +126,8 @@ def _validate_attention(attn: AttentionBlock, where: str, num_heads: int) -> Non
     if attn.no_op and attn.replace_with_linear:
         raise BlockConfigError(f"{where}: no_op and replace_with_linear are both set")
     if attn.is_full:
-        _check_positive_int(attn.n_heads_in_group, f"{where}.n_heads_in_group")
-        if num_heads % attn.n_heads_in_group:
+        group = _check_positive_int(attn.n_heads_in_group, f"{where}.n_heads_in_group")
+        if num_heads % group:
             raise BlockConfigError(
                 f"{where}.n_heads_in_group={attn.n_heads_in_group} does not divide "
                 f"num_attention_heads={num_heads}"
@@ -153,6 +154,7 @@ def ffn_intermediate_size(ffn: FFNBlock, hidden_size: int) -> int:
     """The FFN width of a full block: `intermediate_size` if given, else from `ffn_mult`."""
     if ffn.intermediate_size is not None:
         return ffn.intermediate_size
+    assert ffn.ffn_mult is not None, "validated when the config was parsed"
     return ffn_mult_to_intermediate_size(ffn.ffn_mult, hidden_size)
 
 
@@ -166,7 +168,7 @@ class NemotronNasConfig(LlamaConfig):
 
     block_configs: list | None = None
 
-    def __post_init__(self, **kwargs):
+    def __post_init__(self, **kwargs: Any) -> None:
         super().__post_init__(**kwargs)
         self.block_configs = parse_block_configs(
             self.block_configs,
@@ -176,5 +178,5 @@ class NemotronNasConfig(LlamaConfig):
 
     def to_dict(self) -> dict[str, Any]:
         out = super().to_dict()
-        out["block_configs"] = [dataclasses.asdict(b) for b in self.block_configs]
+        out["block_configs"] = [dataclasses.asdict(b) for b in self.block_configs or []]
         return out

@@ -13,7 +13,7 @@ from itertools import islice
 
 import torch
 from torch import nn
-
+from transformers import PretrainedConfig
 from vllm.compilation.decorators import support_torch_compile
 from vllm.config import CacheConfig, VllmConfig
 from vllm.distributed import get_pp_group, get_tensor_model_parallel_world_size
@@ -59,7 +59,7 @@ from vllm_nemotron.configs.nemotron_nas import (
 from vllm_nemotron.thinking_budget import warn_if_dropped
 
 
-def block_configs_of(config) -> list[BlockConfig]:
+def block_configs_of(config: PretrainedConfig) -> list[BlockConfig]:
     """The validated per-layer blocks, whichever config class (ours or remote) parsed them.
 
     Refuses what vLLM's attention cannot express rather than serving a different model:
@@ -105,7 +105,7 @@ class DeciLMAttention(nn.Module):
 
     def __init__(
         self,
-        config,
+        config: PretrainedConfig,
         block: AttentionBlock,
         layer_idx: int,
         cache_config: CacheConfig | None,
@@ -182,7 +182,8 @@ class DeciLMAttention(nn.Module):
 class DeciLMLinearAttention(nn.Module):
     """Attention replaced by one hidden x hidden linear (checkpoint key `linear_attn`)."""
 
-    def __init__(self, hidden_size: int, quant_config, prefix: str) -> None:
+    def __init__(self, hidden_size: int, quant_config: QuantizationConfig | None,
+                 prefix: str) -> None:
         super().__init__()
         self.linear_attn = RowParallelLinear(
             hidden_size,
@@ -207,7 +208,7 @@ class DeciLMMLP(nn.Module):
         intermediate_size: int,
         hidden_act: str,
         bias: bool,
-        quant_config,
+        quant_config: QuantizationConfig | None,
         prefix: str,
     ) -> None:
         super().__init__()
@@ -236,7 +237,8 @@ class DeciLMMLP(nn.Module):
 class DeciLMLinearMLP(nn.Module):
     """FFN replaced by one hidden x hidden linear (checkpoint key `linear_mlp`)."""
 
-    def __init__(self, hidden_size: int, quant_config, prefix: str) -> None:
+    def __init__(self, hidden_size: int, quant_config: QuantizationConfig | None,
+                 prefix: str) -> None:
         super().__init__()
         self.linear_mlp = RowParallelLinear(
             hidden_size,
@@ -252,13 +254,16 @@ class DeciLMLinearMLP(nn.Module):
         return x
 
 
-def _make_attention(config, block: AttentionBlock, layer_idx, cache_config, quant_config, prefix):
+def _make_attention(config: PretrainedConfig, block: AttentionBlock, layer_idx: int,
+                    cache_config: CacheConfig | None, quant_config: QuantizationConfig | None,
+                    prefix: str) -> nn.Module:
     if block.replace_with_linear:
         return DeciLMLinearAttention(config.hidden_size, quant_config, prefix)
     return DeciLMAttention(config, block, layer_idx, cache_config, quant_config, prefix)
 
 
-def _make_ffn(config, block: FFNBlock, quant_config, prefix):
+def _make_ffn(config: PretrainedConfig, block: FFNBlock, quant_config: QuantizationConfig | None,
+              prefix: str) -> nn.Module:
     if block.replace_with_linear:
         return DeciLMLinearMLP(config.hidden_size, quant_config, prefix)
     return DeciLMMLP(
@@ -281,7 +286,7 @@ class DeciLMDecoderLayer(nn.Module):
 
     def __init__(
         self,
-        config,
+        config: PretrainedConfig,
         block: BlockConfig,
         layer_idx: int,
         cache_config: CacheConfig | None,
@@ -303,7 +308,8 @@ class DeciLMDecoderLayer(nn.Module):
             self.mlp = _make_ffn(config, block.ffn, quant_config, f"{prefix}.mlp")
 
     @staticmethod
-    def _norm(norm: RMSNorm, hidden_states, residual):
+    def _norm(norm: RMSNorm, hidden_states: torch.Tensor,
+              residual: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         if residual is None:
             return norm(hidden_states), hidden_states
         return norm(hidden_states, residual)
@@ -337,7 +343,7 @@ class DeciLMModel(nn.Module):
         pp = get_pp_group()
 
         if pp.is_first_rank or (config.tie_word_embeddings and pp.is_last_rank):
-            self.embed_tokens = VocabParallelEmbedding(
+            self.embed_tokens: VocabParallelEmbedding | PPMissingLayer = VocabParallelEmbedding(
                 config.vocab_size,
                 config.hidden_size,
                 quant_config=quant_config,
@@ -356,7 +362,7 @@ class DeciLMModel(nn.Module):
             config.num_hidden_layers, make_layer, prefix=f"{prefix}.layers"
         )
         if pp.is_last_rank:
-            self.norm = RMSNorm(config.hidden_size, eps=config.rms_norm_eps)
+            self.norm: RMSNorm | PPMissingLayer = RMSNorm(config.hidden_size, eps=config.rms_norm_eps)
         else:
             self.norm = PPMissingLayer()
         self.make_empty_intermediate_tensors = make_empty_intermediate_tensors_factory(
@@ -377,6 +383,7 @@ class DeciLMModel(nn.Module):
             if inputs_embeds is not None:
                 hidden_states = inputs_embeds
             else:
+                assert input_ids is not None, "the first stage needs input ids or embeddings"
                 hidden_states = self.embed_input_ids(input_ids)
             residual = None
         else:
@@ -422,14 +429,17 @@ class DeciLMForCausalLM(nn.Module, SupportsLoRA, SupportsPP, SupportsQuant, HasN
         warn_if_dropped(vllm_config)
         self.model = DeciLMModel(vllm_config=vllm_config, prefix=maybe_prefix(prefix, "model"))
         if get_pp_group().is_last_rank:
-            self.lm_head = ParallelLMHead(
+            lm_head = ParallelLMHead(
                 config.vocab_size,
                 config.hidden_size,
                 quant_config=vllm_config.quant_config,
                 prefix=maybe_prefix(prefix, "lm_head"),
             )
             if config.tie_word_embeddings:
-                self.lm_head = self.lm_head.tie_weights(self.model.embed_tokens)
+                # The last stage builds the embedding too when the weights are tied.
+                assert isinstance(self.model.embed_tokens, VocabParallelEmbedding)
+                lm_head = lm_head.tie_weights(self.model.embed_tokens)
+            self.lm_head: ParallelLMHead | PPMissingLayer = lm_head
             self.logits_processor = LogitsProcessor(
                 config.vocab_size, scale=getattr(config, "logit_scale", 1.0)
             )

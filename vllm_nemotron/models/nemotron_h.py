@@ -8,6 +8,7 @@ per-architecture config hook (float32 Mamba SSM cache unless the user sets
 `--mamba-ssm-cache-dtype`) still applies.
 """
 
+from transformers import PretrainedConfig
 from vllm.config import VllmConfig
 from vllm.model_executor.layers.activation import get_act_fn
 from vllm.model_executor.models import nemotron_h as in_tree
@@ -15,7 +16,7 @@ from vllm.model_executor.models import nemotron_h as in_tree
 from vllm_nemotron.thinking_budget import warn_if_dropped
 
 
-def check_tensor_parallel(config, tp_size: int) -> None:
+def check_tensor_parallel(config: PretrainedConfig, tp_size: int) -> None:
     """Refuse at load, naming the field, what the Mamba2 mixer cannot shard."""
     if "M" not in config.hybrid_override_pattern:
         return

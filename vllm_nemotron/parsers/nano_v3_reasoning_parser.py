@@ -40,10 +40,10 @@ from vllm.parser.engine.events import EventType, SemanticEvent
 from vllm.reasoning.abs_reasoning_parsers import ReasoningParser, ReasoningParserManager
 from vllm.tool_parsers.utils import partial_tag_overlap
 
-try:  # the installed plugin maps reasoning_effort to a thinking budget; a drop-in file alone does not
+try:  # the installed plugin maps reasoning_effort to a thinking budget; a drop-in file does not
     from vllm_nemotron.thinking_budget.effort import apply_reasoning_effort
 except ImportError:  # pragma: no cover - drop-in use without the plugin
-    apply_reasoning_effort = None
+    apply_reasoning_effort = None  # type: ignore[assignment]
 
 logger = init_logger(__name__)
 
@@ -352,7 +352,7 @@ class _ThinkReasoningParser(ReasoningParser):
         starts, splitter = self._read(input_ids)
         if splitter.content_from is None:
             return []
-        return [t for t, at in zip(input_ids, starts) if at >= splitter.content_from]
+        return [t for t, at in zip(input_ids, starts, strict=True) if at >= splitter.content_from]
 
     def count_reasoning_tokens(self, token_ids: Sequence[int]) -> int:
         """Output tokens from the opening of reasoning to the start of its end tag."""

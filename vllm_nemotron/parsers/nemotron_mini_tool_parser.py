@@ -122,7 +122,8 @@ class BlockScanner:
 def _calls(events: list[SemanticEvent]) -> list[tuple[str, str]]:
     """(name, arguments) of each call in the events."""
     names = [e.value for e in events if e.type is EventType.TOOL_NAME]
-    return list(zip(names, (e.value for e in events if e.type is EventType.TOOL_CALL_END)))
+    ends = [e.value for e in events if e.type is EventType.TOOL_CALL_END]
+    return list(zip(names, ends, strict=True))
 
 
 def _content(events: list[SemanticEvent]) -> str:

@@ -9,9 +9,24 @@ Entry point `vllm.logits_processors` -> `ThinkingBudgetLogitsProcessor`; also lo
     forcing.py     asks every budgeted row, then forces the batch in one write
     v1.py, v2.py   adapters for vLLM's two model runners; processor.py picks one
     runners.py     what a runner will do with the processor (the load-time warning)
+    effort.py      OpenAI's reasoning_effort and the server's defaults, as budgets
 """
 
-from vllm_nemotron.thinking_budget.processor import ThinkingBudgetLogitsProcessor
-from vllm_nemotron.thinking_budget.runners import warn_if_dropped
+from __future__ import annotations
 
-__all__ = ["ThinkingBudgetLogitsProcessor", "warn_if_dropped"]
+import importlib
+from typing import Any
+
+# name -> module; imported on first use, so `register()` (which reads effort.py in every vLLM
+# process) loads no model-runner or torch code.
+_LAZY = {
+    "ThinkingBudgetLogitsProcessor": "vllm_nemotron.thinking_budget.processor",
+    "warn_if_dropped": "vllm_nemotron.thinking_budget.runners",
+}
+__all__ = list(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_LAZY[name]), name)

@@ -96,6 +96,7 @@ class ThinkingTrack:
 
     def _force_from(self) -> int:
         """First output position of the forced end sequence (thinking must be open)."""
+        assert self.think_start is not None
         if self.budget == 0:
             return self.think_start
         if self.grace_end is not None:

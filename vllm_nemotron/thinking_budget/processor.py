@@ -9,9 +9,9 @@ This class subclasses both and picks the matching adapter from the constructor a
 from __future__ import annotations
 
 import weakref
+from typing import TYPE_CHECKING, Any
 
 import torch
-
 from vllm.sampling_params import SamplingParams
 from vllm.v1.sample.logits_processor.interface import BatchUpdate
 from vllm.v1.sample.logits_processor.interface import LogitsProcessor as V1LogitsProcessor
@@ -19,6 +19,12 @@ from vllm.v1.worker.gpu.sample.logits_processor import LogitsContext
 from vllm.v1.worker.gpu.sample.logits_processor import LogitsProcessor as V2LogitsProcessor
 
 from vllm_nemotron.thinking_budget.params import budget_params
+
+if TYPE_CHECKING:
+    from vllm.config import VllmConfig
+
+    from vllm_nemotron.thinking_budget.v1 import V1ThinkingBudget
+    from vllm_nemotron.thinking_budget.v2 import V2ThinkingBudget
 
 
 # id(engine config) -> the newest instance built for it, the one that enforces budgets. With the
@@ -36,15 +42,17 @@ class ThinkingBudgetLogitsProcessor(V2LogitsProcessor, V1LogitsProcessor):
     forces "\\n</think>\\n\\n" token by token; requests without a budget are untouched.
     """
 
-    def __init__(self, vllm_config, *runner_args):
+    def __init__(self, vllm_config: VllmConfig, *runner_args: Any):
         self.vllm_config = vllm_config
         _NEWEST[id(vllm_config)] = self
+        self.v1: V1ThinkingBudget | None = None
+        self.v2: V2ThinkingBudget | None = None
         if len(runner_args) == 1:  # V2: (vllm_config, req_states)
             from vllm_nemotron.thinking_budget.v2 import V2ThinkingBudget
-            self.impl = V2ThinkingBudget(vllm_config, *runner_args)
+            self.v2 = V2ThinkingBudget(vllm_config, *runner_args)
         else:  # V1: (vllm_config, device, is_pin_memory)
             from vllm_nemotron.thinking_budget.v1 import V1ThinkingBudget
-            self.impl = V1ThinkingBudget(vllm_config, *runner_args)
+            self.v1 = V1ThinkingBudget(vllm_config, *runner_args)
 
     def _enforcing(self) -> bool:
         return _NEWEST.get(id(self.vllm_config)) is self
@@ -58,15 +66,18 @@ class ThinkingBudgetLogitsProcessor(V2LogitsProcessor, V1LogitsProcessor):
         return False  # forcing changes the greedy choice
 
     def update_state(self, batch_update: BatchUpdate | None) -> None:
-        if self._enforcing():
-            self.impl.update_state(batch_update)
+        if self.v1 is not None and self._enforcing():
+            self.v1.update_state(batch_update)
 
     # V2 interface
     def add_request(self, req_idx: int, sampling_params: SamplingParams) -> bool:
-        return self._enforcing() and self.impl.add_request(req_idx, sampling_params)
+        return self.v2 is not None and self._enforcing() \
+            and self.v2.add_request(req_idx, sampling_params)
 
     # both: V1 calls apply(logits), V2 calls apply(logits, ctx)
     def apply(self, logits: torch.Tensor, ctx: LogitsContext | None = None) -> torch.Tensor:
         if not self._enforcing():
             return logits
-        return self.impl.apply(logits) if ctx is None else self.impl.apply(logits, ctx)
+        if ctx is None:
+            return logits if self.v1 is None else self.v1.apply(logits)
+        return logits if self.v2 is None else self.v2.apply(logits, ctx)

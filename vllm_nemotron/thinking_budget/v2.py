@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import torch
-
 from vllm.sampling_params import SamplingParams
 from vllm.v1.worker.gpu.sample.logits_processor import LogitsContext, LogitsProcRequestState
 
@@ -80,7 +79,7 @@ class V2ThinkingBudget:
         slots = ctx.idx_mapping_np[batch_pos].tolist()
         if ctx.expanded_idx_mapping.shape[0] == ctx.idx_mapping_np.shape[0]:
             seq_lens = ctx.seq_lens_upper_bound_np[batch_pos].tolist()  # exact without drafts
-            return [_Rows(s, n, [i]) for s, n, i in zip(slots, seq_lens, batch_pos.tolist())]
+            return [_Rows(s, n, [i]) for s, n, i in zip(slots, seq_lens, batch_pos.tolist(), strict=True)]
         rows: dict[int, list[int]] = {s: [] for s in slots}
         for row, slot in enumerate(ctx.expanded_idx_mapping.tolist()):
             if slot in rows:
@@ -90,7 +89,7 @@ class V2ThinkingBudget:
             slot_rows.sort(key=local.__getitem__)
         first = torch.tensor([rows[s][0] for s in slots], dtype=torch.long, device=ctx.pos.device)
         seq_lens = (ctx.pos[first] + 1).tolist()
-        return [_Rows(s, n, rows[s]) for s, n in zip(slots, seq_lens)]
+        return [_Rows(s, n, rows[s]) for s, n in zip(slots, seq_lens, strict=True)]
 
     def _fetch(self, ctx: LogitsContext, batch_pos: np.ndarray) -> list[_Fetched]:
         """What budgeted requests that sample now add to their mirrors.
@@ -101,7 +100,10 @@ class V2ThinkingBudget:
         """
         prompt_len = self.req_states.prompt_len.np
         prefill_len = self.req_states.prefill_len.np
-        wanted, slot_index, pos_index, input_rows = [], [], [], []
+        wanted: list[tuple[int, int, int, list[int]]] = []  # slot, start, count, rows
+        slot_index: list[int] = []
+        pos_index: list[int] = []
+        input_rows: list[int] = []
         for slot, seq_len, rows in self._layout(ctx, batch_pos):
             if seq_len < prefill_len[slot]:
                 continue  # a chunk of prefill: nothing is sampled
@@ -122,8 +124,8 @@ class V2ThinkingBudget:
             torch.tensor(slot_index, dtype=torch.long, device=device),
             torch.tensor(pos_index, dtype=torch.long, device=device)]
         rows_index = torch.tensor(input_rows, dtype=torch.long, device=device)
-        values = torch.cat([committed.to(torch.long), ctx.input_ids[rows_index].to(torch.long)])
-        values = values.tolist()
+        values: list[int] = torch.cat(
+            [committed.to(torch.long), ctx.input_ids[rows_index].to(torch.long)]).tolist()
         result, offset, fed = [], 0, len(pos_index)
         for slot, start, count, rows in wanted:
             inputs = values[fed:fed + len(rows)]  # the newest committed id, then the drafts

@@ -9,22 +9,25 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
 
 from vllm_nemotron import chat_templates
 
 from .tokenizer import SPECIAL_TOKENS, save_tokenizer
 
 
-def _save_model(model, path: Path, num_shards: int) -> None:
-    import torch
+def _save_model(model: PreTrainedModel, path: Path, num_shards: int) -> None:
 
-    model = model.to(torch.float32)
+    model = model.float()
     total = sum(p.numel() * p.element_size() for p in model.state_dict().values())
     shard = f"{max(1, total // num_shards // 1000 + 1)}KB" if num_shards > 1 else "10GB"
     model.save_pretrained(str(path), safe_serialization=True, max_shard_size=shard)
 
 
-def _patch_config(path: Path, **fields) -> dict:
+def _patch_config(path: Path, **fields: Any) -> dict:
     cfg_path = path / "config.json"
     cfg = json.loads(cfg_path.read_text())
     for key, value in fields.items():
@@ -38,7 +41,7 @@ def _patch_config(path: Path, **fields) -> dict:
 
 def _build(path: str | Path, arch: str, fields: dict, overrides: dict, *, template: str | None,
            eos_token: str, bos_token: str | None = None, seed: int, num_shards: int,
-           **config_patch) -> Path:
+           **config_patch: Any) -> Path:
     """Tokenizer + random float32 weights + config.json for transformers' class `arch`."""
     import torch
     import transformers
@@ -62,8 +65,9 @@ def _build(path: str | Path, arch: str, fields: dict, overrides: dict, *, templa
     return path
 
 
-def build_nemotron_h(path: str | Path, *, pattern: str = "M*-M", template: str | None = "nemotron_nano_v3",
-                     seed: int = 0, num_shards: int = 1, **overrides) -> Path:
+def build_nemotron_h(path: str | Path, *, pattern: str = "M*-M",
+                     template: str | None = "nemotron_nano_v3", seed: int = 0,
+                     num_shards: int = 1, **overrides: Any) -> Path:
     """A hybrid Mamba2 (M) / attention (*) / MLP (-) model, like NVIDIA-Nemotron-Nano-9B-v2."""
     fields = dict(
         hidden_size=128, hybrid_override_pattern=pattern, num_hidden_layers=len(pattern),
@@ -79,7 +83,7 @@ def build_nemotron_h(path: str | Path, *, pattern: str = "M*-M", template: str |
 
 
 def build_nemotron4(path: str | Path, *, template: str | None = "nemotron_mini", seed: int = 0,
-                    num_shards: int = 1, **overrides) -> Path:
+                    num_shards: int = 1, **overrides: Any) -> Path:
     """A Nemotron-4 (`NemotronForCausalLM`) model, like Nemotron-Mini-4B-Instruct."""
     fields = dict(
         hidden_size=128, intermediate_size=256, num_hidden_layers=2, num_attention_heads=4,
@@ -91,7 +95,7 @@ def build_nemotron4(path: str | Path, *, template: str | None = "nemotron_mini",
 
 
 def build_llama(path: str | Path, *, template: str | None = "llama_nemotron_tools", seed: int = 0,
-                num_shards: int = 1, **overrides) -> Path:
+                num_shards: int = 1, **overrides: Any) -> Path:
     """A `LlamaForCausalLM` model, like Llama-3.1-Nemotron-Nano-4B-v1.1."""
     fields = dict(
         hidden_size=128, intermediate_size=256, num_hidden_layers=2, num_attention_heads=4,
@@ -102,7 +106,7 @@ def build_llama(path: str | Path, *, template: str | None = "llama_nemotron_tool
                   num_shards=num_shards)
 
 
-def _init_visible(model, seed: int) -> None:
+def _init_visible(model: PreTrainedModel, seed: int) -> None:
     """Re-draw every weight with a spread that makes greedy choices well separated.
 
     transformers' default init (std 0.02, zero-ish norms) gives near-uniform logits in a

@@ -8,7 +8,7 @@ incremental detokenization) run exactly as they do for the real checkpoints.
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 # Tokens that the families' templates and parsers rely on; each is one vocabulary entry.
@@ -62,7 +62,7 @@ _CORPUS = [
 ]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _tokenizer_json(vocab_size: int) -> str:
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
@@ -114,8 +114,3 @@ def save_tokenizer(
         cfg_path.write_text(json.dumps(cfg, indent=2))
     return len(tok)
 
-
-def token_id(path: str | Path, token: str) -> int:
-    from transformers import AutoTokenizer
-
-    return AutoTokenizer.from_pretrained(str(path)).convert_tokens_to_ids(token)
