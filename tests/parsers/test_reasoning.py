@@ -193,3 +193,13 @@ def test_thinking_off_grammar_covers_the_whole_output(kwargs, structured, covere
     assert req._grammar_from_parser is covered
     if covered:  # vLLM then constrains from the first generated token
         assert req.resolve_reasoning_ended(parser, CharTokenizer().encode(CLOSED)) is True
+
+
+def test_prompt_token_ids_from_vllm_033(tag_tokenizer):
+    """vLLM 0.33 shows the rendered prompt through set_prompt_token_ids before parsing."""
+    enc = lambda s: tag_tokenizer.encode(s, add_special_tokens=False)  # noqa: E731
+    parser = make(tag_tokenizer, reasoning="nano_v3").reasoning_parser
+    parser.set_prompt_token_ids(enc(CLOSED))
+    assert parser.extract_reasoning("Paris.</think>", None) == (None, "Paris.</think>")
+    parser.set_prompt_token_ids(enc(OPEN))
+    assert parser.extract_reasoning("Hmm.</think>Paris.", None) == ("Hmm.", "Paris.")
