@@ -11,7 +11,8 @@ COMMANDS = {
     "demo": ("vllm_nemotron.demo:main",
              "build a tiny random Nemotron-H checkpoint, serve it with the plugin, query it"),
     "doctor": ("vllm_nemotron.doctor:main",
-               "print the vLLM build and check that every plugin piece loads"),
+               "check that every plugin piece loads; with a model: what serving it would do, "
+               "and which of your flags vLLM rejects or work against the recipe"),
     "recipe": ("vllm_nemotron.serve:recipe_main",
                "print the `vllm serve` command for a Nemotron checkpoint"),
     "serve": ("vllm_nemotron.serve:serve_main",

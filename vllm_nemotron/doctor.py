@@ -1,16 +1,24 @@
-"""`vllm-nemotron doctor`: which vLLM this is, and whether every plugin piece loads.
+"""`vllm-nemotron doctor [<model> [vLLM args]]`.
 
-It goes through vLLM's own plugin loading and registries, the way a server would, so a
-piece that passes here is one that `vllm serve` will find. Exit status 1 if any piece fails.
+Without a model: which vLLM this is, and whether every plugin piece loads. It goes through
+vLLM's own plugin loading and registries, the way a server would, so a piece that passes here
+is one that `vllm serve` will find. Exit status 1 if any piece fails.
+
+With a model: what `vllm-nemotron serve` would do, said before a long download and start
+(family, parsers, chat template, parallel plan for the target, Mamba cache, prefix caching),
+and every flag of the user's that this vLLM rejects or that works against the recipe.
+Exit status 1 if vLLM would refuse the arguments, 2 for an unknown model, 3 if it does not fit.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import shlex
 import sys
 from collections.abc import Callable
 from importlib import metadata
+from typing import Any
 
 DIST = "vllm-nemotron"
 
@@ -29,7 +37,7 @@ def _our_entry_points(group: str) -> list[metadata.EntryPoint]:
             if ep.dist is not None and ep.dist.name.replace("_", "-") == DIST]
 
 
-def _import(target: str):
+def _import(target: str) -> Any:
     module, _, name = target.partition(":")
     return getattr(importlib.import_module(module), name)
 
@@ -61,12 +69,13 @@ def checks() -> list[tuple[str, Callable[[], str]]]:
 
     def parser(kind: str, name: str, target: str) -> Callable[[], str]:
         def check() -> str:
+            cls: type
             if kind == "tool":
-                from vllm.tool_parsers import ToolParserManager as manager
-                cls = manager.get_tool_parser(name)
+                from vllm.tool_parsers import ToolParserManager
+                cls = ToolParserManager.get_tool_parser(name)
             else:
-                from vllm.reasoning import ReasoningParserManager as manager
-                cls = manager.get_reasoning_parser(name)
+                from vllm.reasoning import ReasoningParserManager
+                cls = ReasoningParserManager.get_reasoning_parser(name)
             if f"{cls.__module__}:{cls.__name__}" != target:
                 raise RuntimeError(f"{name} resolves to {cls.__module__}:{cls.__name__}")
             return target
@@ -77,11 +86,11 @@ def checks() -> list[tuple[str, Callable[[], str]]]:
             cls = ep.load()
             passed = ["V1 loader"]
             try:
-                from vllm.v1.worker.gpu.sample.logits_processor import LogitsProcessor as V2
-            except ImportError:
-                V2 = None
-            if V2 is not None:
-                if not issubclass(cls, V2):
+                v2 = _import("vllm.v1.worker.gpu.sample.logits_processor:LogitsProcessor")
+            except ImportError:  # a vLLM without Model Runner V2
+                v2 = None
+            if v2 is not None:
+                if not issubclass(cls, v2):
                     raise RuntimeError(f"{ep.value} is not a Model Runner V2 LogitsProcessor")
                 passed.append("V2 loader")
             return f"{ep.value} ({', '.join(passed)})"
@@ -116,8 +125,37 @@ def checks() -> list[tuple[str, Callable[[], str]]]:
     return items
 
 
+def model_report(argv: list[str]) -> int:
+    """Print what serving the model would do, and what is wrong with the user's arguments."""
+    from vllm_nemotron.preflight import preflight
+    from vllm_nemotron.serve import resolve
+
+    resolved = resolve("doctor", "Check how a Nemotron model would be served.", argv,
+                       for_this_machine=False)
+    if isinstance(resolved, int):
+        return resolved
+    recipe, args, extra = resolved
+    fam = recipe.family
+    print(f"model         {recipe.model}")
+    print(f"family        {fam.name}: {fam.description}")
+    for reason in recipe.reasons:
+        print(f"              {reason}")
+    print()
+    findings = preflight(recipe, args, extra)
+    for finding in findings:
+        print(f"{finding.level:<5} {finding.label:<32} {finding.detail}")
+    print()
+    print(shlex.join(["vllm", "serve", recipe.model, *args]))
+    return 1 if any(f.level == "FAIL" for f in findings) else 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    argparse.ArgumentParser(prog="vllm-nemotron doctor", description=__doc__).parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if any(not a.startswith("-") for a in argv):
+        return model_report(argv)
+    argparse.ArgumentParser(
+        prog="vllm-nemotron doctor", description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter).parse_args(argv)
     import torch
 
     import vllm_nemotron
@@ -131,7 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a broken vLLM install is exactly what doctor reports
         print(f"platform      unknown ({exc})")
     cuda = torch.cuda.is_available()
-    print(f"torch         {torch.__version__}, CUDA {'available: ' + torch.cuda.get_device_name(0) if cuda else 'not available'}")
+    gpu = f"available: {torch.cuda.get_device_name(0)}" if cuda else "not available"
+    print(f"torch         {torch.__version__}, CUDA {gpu}")
     print()
     failures = 0
     for label, check in checks():

@@ -1,25 +1,23 @@
 """Serving recipes: the vLLM flags each Nemotron family needs, chosen from a checkpoint.
 
-A recipe is picked from the checkpoint's architecture (`config.json` `architectures`, read
-locally for a directory or from the local Hugging Face cache for a hub name) and its name
-(hub id or directory name). It gives the parsers, the chat template shipped in this package,
-the float32 Mamba SSM cache for hybrids, the context length, and a tensor-parallel size
-suggested from the weight size and the GPU memory present. Every choice carries its reason,
-so `vllm-nemotron recipe/serve` can say why.
+A recipe is picked from the checkpoint's architecture (`config.json`, read from a local
+directory or the local Hugging Face cache) and its name (hub id or directory name). It gives
+the parsers, the chat template (the checkpoint's own unless template_choice says otherwise),
+the float32 Mamba SSM cache for hybrids, the context length, and the tensor/pipeline parallel
+plan for a target (planning). Every choice carries its reason, so `recipe`, `serve` and
+`doctor` can say why.
 """
 
 from __future__ import annotations
 
-import json
-import math
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from vllm_nemotron import chat_templates
+from vllm_nemotron.checkpoint import Checkpoint, inspect_checkpoint
+from vllm_nemotron.planning import Plan, Target, plan_parallelism, weights_from_name
+from vllm_nemotron.template_choice import TemplateChoice, choose_template
 
-# Share of one GPU's memory the weights may take; the rest is KV/SSM cache and activations.
-WEIGHT_SHARE_OF_GPU = 0.8
+TOOL_TEMPLATE_NEEDS = ("tools", "tool_calls")
 
 
 @dataclass(frozen=True)
@@ -33,7 +31,14 @@ class Family:
     max_model_len: int
     tool_parser: str | None = None
     reasoning_parser: str | None = None
-    chat_template: str | None = None  # file name in vllm_nemotron.chat_templates
+    chat_template: str | None = None  # our template (file in vllm_nemotron.chat_templates)
+    # Set when the model card serves the family with a separate template: ours reproduces it.
+    card_template: str | None = None
+    # What the checkpoint's template must support for this recipe (template_choice.FEATURES).
+    template_needs: tuple[str, ...] = TOOL_TEMPLATE_NEEDS
+    # What the published checkpoints' own templates lack (used when none can be read here).
+    own_template_lacks: tuple[str, ...] = ()
+    own_template_note: str = ""
     hybrid: bool = False  # Mamba layers: keep the SSM state in float32
     # The architecture alone identifies the family (not so for a generic Llama).
     architecture_is_enough: bool = True
@@ -51,33 +56,55 @@ FAMILIES: tuple[Family, ...] = (
         tool_parser="llama_nemotron_json",
         reasoning_parser="llama_nemotron_thinking",
         chat_template="llama_nemotron_tools.jinja",
+        card_template="the model card serves tool calls with a separate template "
+        "(llama_nemotron_nano_generic_tool_calling.jinja); ours writes its format",
         architecture_is_enough=False,
         examples=("nvidia/Llama-3.1-Nemotron-Nano-4B-v1.1",),
     ),
     Family(
+        name="llama-nemotron-super-v1.5",
+        description="Llama-3.3-Nemotron-Super-49B-v1.5 (DeciLM): /think and /no_think, "
+        "<TOOLCALL> JSON tool calls in its own template",
+        architectures=("DeciLMForCausalLM",),
+        name_pattern=r"super-49b-v1[._]5",
+        max_model_len=131072,
+        tool_parser="llama_nemotron_json",
+        reasoning_parser="llama_nemotron_thinking",
+        own_template_note="Super-49B-v1.5's own template renders tools, tool calls and "
+        "/think, /no_think",
+        architecture_is_enough=False,
+        examples=("nvidia/Llama-3_3-Nemotron-Super-49B-v1_5",),
+    ),
+    Family(
         name="llama-nemotron-nas",
-        description="Llama-Nemotron Super-49B / Ultra-253B (DeciLM, NAS-derived blocks)",
+        description="Llama-Nemotron Super-49B-v1 / Ultra-253B-v1 (DeciLM, NAS-derived blocks)",
         architectures=("DeciLMForCausalLM",),
         name_pattern=r"nemotron-(super|ultra)|deci",
         max_model_len=131072,
         tool_parser="llama_nemotron_json",
         reasoning_parser="llama_nemotron_thinking",
         chat_template="llama_nemotron_tools.jinja",
+        own_template_lacks=("tools", "tool_calls"),
+        own_template_note="Ultra-253B-v1's own template renders no tools; ours keeps its chat "
+        "format and adds the Llama-Nemotron <AVAILABLE_TOOLS>/<TOOLCALL> format",
         examples=("nvidia/Llama-3_3-Nemotron-Super-49B-v1",
                   "nvidia/Llama-3_1-Nemotron-Ultra-253B-v1"),
     ),
     Family(
         name="nemotron-3-nano",
         description="NVIDIA-Nemotron-3-Nano (hybrid Mamba2/attention): enable_thinking, "
-        "262k context",
+        "XML tool calls, 262k context",
         architectures=("NemotronHForCausalLM",),
         name_pattern=r"nemotron-3-nano|nano[-_]v3",
         max_model_len=262144,
         tool_parser="qwen3_coder",
         reasoning_parser="nano_v3",
         chat_template="nemotron_nano_v3.jinja",
+        template_needs=(*TOOL_TEMPLATE_NEEDS, "enable_thinking"),
+        own_template_note="Its own template reads enable_thinking and truncate_history_thinking",
         hybrid=True,
-        examples=("nvidia/NVIDIA-Nemotron-3-Nano-4B-BF16",),
+        examples=("nvidia/NVIDIA-Nemotron-3-Nano-4B-BF16",
+                  "nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16"),
     ),
     Family(
         name="nemotron-nano-v2",
@@ -89,6 +116,10 @@ FAMILIES: tuple[Family, ...] = (
         tool_parser="llama_nemotron_json",
         reasoning_parser="nano_v3",
         chat_template="nemotron_nano_v2.jinja",
+        template_needs=(*TOOL_TEMPLATE_NEEDS, "/think"),
+        own_template_note="Its own template switches thinking with /think and /no_think only, "
+        "not with enable_thinking or reasoning_effort (ours reads both: "
+        "--chat-template-from-plugin)",
         hybrid=True,
         examples=("nvidia/NVIDIA-Nemotron-Nano-9B-v2",),
     ),
@@ -101,6 +132,9 @@ FAMILIES: tuple[Family, ...] = (
         max_model_len=4096,
         tool_parser="nemotron_mini",
         chat_template="nemotron_mini.jinja",
+        own_template_lacks=("tool_calls",),
+        own_template_note="Nemotron-Mini-4B-Instruct's own template drops the assistant's tool "
+        "calls from the history; ours writes them as the card's <toolcall> turns",
         examples=("nvidia/Nemotron-Mini-4B-Instruct",),
     ),
 )
@@ -111,40 +145,6 @@ class UnknownModelError(ValueError):
 
 
 @dataclass
-class Checkpoint:
-    """What we could learn about a model without downloading it."""
-
-    model: str
-    config: dict | None = None  # config.json, when a local copy exists
-    config_source: str | None = None
-    weight_bytes: int | None = None
-
-    @property
-    def architecture(self) -> str | None:
-        archs = (self.config or {}).get("architectures") or []
-        return archs[0] if archs else None
-
-
-@dataclass
-class GPUs:
-    count: int = 0
-    memory_bytes: int = 0  # of the smallest one
-
-    @classmethod
-    def present(cls) -> "GPUs":
-        try:
-            import torch
-
-            if not torch.cuda.is_available():
-                return cls()
-            count = torch.cuda.device_count()
-            memory = min(torch.cuda.get_device_properties(i).total_memory for i in range(count))
-            return cls(count, memory)
-        except Exception:  # no CUDA runtime, broken driver: treat as no GPU
-            return cls()
-
-
-@dataclass
 class Recipe:
     """The chosen family, its vLLM arguments, and why each was chosen."""
 
@@ -152,6 +152,10 @@ class Recipe:
     family: Family
     args: list[str]
     reasons: list[str] = field(default_factory=list)
+    checkpoint: Checkpoint | None = None
+    target: Target | None = None
+    plan: Plan | None = None
+    template: TemplateChoice | None = None
 
     def command(self) -> list[str]:
         return ["vllm", "serve", self.model, *self.args]
@@ -160,8 +164,8 @@ class Recipe:
 def supported_text() -> str:
     lines = ["Supported families (pick one with --family NAME):"]
     for fam in FAMILIES:
-        lines.append(f"  {fam.name:20s} {', '.join(fam.architectures)}: {fam.description}")
-        lines.extend(f"  {'':20s} e.g. {ex}" for ex in fam.examples)
+        lines.append(f"  {fam.name:25s} {', '.join(fam.architectures)}: {fam.description}")
+        lines.extend(f"  {'':25s} e.g. {ex}" for ex in fam.examples)
     return "\n".join(lines)
 
 
@@ -172,33 +176,9 @@ def family_by_name(name: str) -> Family:
     raise UnknownModelError(f"Unknown family {name!r}.\n{supported_text()}")
 
 
-def inspect_checkpoint(model: str) -> Checkpoint:
-    """Read config.json and weight sizes from a local directory or the local hub cache."""
-    path = Path(model).expanduser()
-    if path.is_dir():
-        cfg_file = path / "config.json"
-        config = json.loads(cfg_file.read_text()) if cfg_file.is_file() else None
-        weights = sum(f.stat().st_size for f in path.glob("*.safetensors")) or None
-        return Checkpoint(model, config, str(cfg_file) if config else None, weights)
-    try:
-        from huggingface_hub import try_to_load_from_cache
-
-        cached = try_to_load_from_cache(model, "config.json")
-        if isinstance(cached, str):
-            return Checkpoint(model, json.loads(Path(cached).read_text()), cached)
-    except Exception:  # not a valid repo id, no hub library: use the name alone
-        pass
-    return Checkpoint(model)
-
-
-def _name_of(model: str) -> str:
-    path = Path(model).expanduser()
-    return path.resolve().name if path.is_dir() else model
-
-
 def choose_family(ckpt: Checkpoint) -> tuple[Family, str]:
     """The family for a checkpoint, and the reason."""
-    name, arch = _name_of(ckpt.model), ckpt.architecture
+    name, arch = ckpt.name, ckpt.architecture
     by_name = [f for f in FAMILIES if re.search(f.name_pattern, name, re.IGNORECASE)]
     if arch is not None:
         both = [f for f in by_name if arch in f.architectures]
@@ -224,43 +204,26 @@ def choose_family(ckpt: Checkpoint) -> tuple[Family, str]:
         f"name matches no known family.\n{supported_text()}")
 
 
-def suggest_tensor_parallel(ckpt: Checkpoint, fam: Family, gpus: GPUs) -> tuple[int, str]:
-    """Smallest power-of-two TP whose weight share fits each GPU, within the GPUs present."""
-    if gpus.count == 0:
-        return 1, "no CUDA GPU present (CPU build): tensor parallel 1"
-    weights = ckpt.weight_bytes or _weights_from_name(_name_of(ckpt.model))
-    if weights is None:
-        return 1, "weight size unknown: tensor parallel 1"
-    need = max(1, math.ceil(weights / (WEIGHT_SHARE_OF_GPU * gpus.memory_bytes)))
-    tp = 1 << (need - 1).bit_length()
-    heads = (ckpt.config or {}).get("num_attention_heads")
-    groups = (ckpt.config or {}).get("n_groups") if fam.hybrid else None
-    while tp > 1 and any(n and n % tp for n in (heads, groups)):
-        tp //= 2  # TP must divide the attention heads (and the Mamba groups)
-    why = (f"weights {weights / 2**30:.1f} GiB, {gpus.count} GPU(s) of "
-           f"{gpus.memory_bytes / 2**30:.0f} GiB: tensor parallel {min(tp, gpus.count)}")
-    if tp > gpus.count:
-        why += f" (it needs {tp} GPUs to fit; use more nodes with --pipeline-parallel-size)"
-        tp = gpus.count
-    return tp, why
+def plan_for(ckpt: Checkpoint, fam: Family, target: Target) -> Plan:
+    """The parallel plan: weights from the local copy, else from the name's parameter count."""
+    config = ckpt.config or {}
+    divisors = (config.get("num_attention_heads"), config.get("n_groups") if fam.hybrid else None)
+    weights = ckpt.weight_bytes or weights_from_name(ckpt.name)
+    return plan_parallelism(weights, target, divisors)
 
 
-def _weights_from_name(name: str) -> int | None:
-    """Weight bytes estimated from a hub name like '...-49B-...' (bf16 unless it says FP8/FP4)."""
-    match = re.search(r"(\d+(?:\.\d+)?)B(?![a-z])", name, re.IGNORECASE)
-    if not match:
-        return None
-    bytes_per_param = 0.5 if re.search(r"fp4", name, re.I) else 1 if re.search(r"fp8", name, re.I) else 2
-    return int(float(match.group(1)) * 1e9 * bytes_per_param)
+def make_recipe(model: str, family: str | None = None, target: Target | None = None,
+                template_from_plugin: bool = False) -> Recipe:
+    """The recipe for `model` (a local checkpoint directory or a hub name) on `target`.
 
-
-def make_recipe(model: str, family: str | None = None, gpus: GPUs | None = None) -> Recipe:
-    """The recipe for `model` (a local checkpoint directory or a hub name)."""
+    Without a target it is for this machine: its CUDA GPUs, else the CPU build.
+    """
     ckpt = inspect_checkpoint(model)
     if family:
         fam, why = family_by_name(family), f"family {family} chosen with --family"
     else:
         fam, why = choose_family(ckpt)
+    target = target or Target.present() or Target.cpu_build()
     reasons = [f"family: {why}"]
     args: list[str] = []
     if fam.tool_parser:
@@ -269,9 +232,10 @@ def make_recipe(model: str, family: str | None = None, gpus: GPUs | None = None)
     if fam.reasoning_parser:
         args += ["--reasoning-parser", fam.reasoning_parser]
         reasons.append(f"reasoning parser: {fam.reasoning_parser} splits <think> reasoning")
-    if fam.chat_template:
-        args += ["--chat-template", chat_templates.path(fam.chat_template)]
-        reasons.append(f"chat template: {fam.chat_template} (shipped with vllm-nemotron)")
+    template = choose_template(fam, ckpt, template_from_plugin)
+    if template.path:
+        args += ["--chat-template", template.path]
+    reasons.append(f"chat template: {template.reason}")
     if fam.hybrid:
         args += ["--mamba-ssm-cache-dtype", "float32"]
         reasons.append("mamba SSM cache float32: the recurrent state drifts in bf16")
@@ -281,16 +245,14 @@ def make_recipe(model: str, family: str | None = None, gpus: GPUs | None = None)
         max_len, len_why = config_len, f"config.json max_position_embeddings is {config_len}"
     args += ["--max-model-len", str(max_len)]
     reasons.append(f"max model len {max_len}: {len_why}")
-    gpus = gpus if gpus is not None else GPUs.present()
-    if fam.hybrid and gpus.count == 0:
+    if fam.hybrid and target.cpu:
         args += ["--no-enable-prefix-caching"]
         reasons.append("prefix caching off: on the CPU build, vLLM 0.32's Mamba scan returns no "
                        "per-chunk states, so a cached hybrid crashes on multi-chunk prompts")
-    tp, tp_why = suggest_tensor_parallel(ckpt, fam, gpus)
-    if tp > 1:
-        args += ["--tensor-parallel-size", str(tp)]
-    reasons.append(tp_why)
-    return Recipe(model, fam, args, reasons)
+    plan = plan_for(ckpt, fam, target)
+    args += plan.args()
+    reasons.append(f"parallelism: {plan.reason}")
+    return Recipe(model, fam, args, reasons, ckpt, target, plan, template)
 
 
 def _flag_name(arg: str) -> str | None:

@@ -1,4 +1,9 @@
-"""Recipes and the `recipe`/`serve` commands: family detection, flags, overrides, TP, errors."""
+"""Recipes and the `recipe`/`serve` commands: family detection, chat-template choice, parallel
+plan for a target, flags, overrides, errors.
+
+Nothing is downloaded: a hub name is either absent from a fresh, empty Hugging Face cache, or
+laid out in it the way huggingface_hub stores it (models--org--name/snapshots/<rev>/...).
+"""
 
 from __future__ import annotations
 
@@ -11,10 +16,23 @@ from pathlib import Path
 import pytest
 
 from vllm_nemotron import chat_templates, serve
-from vllm_nemotron.recipes import FAMILIES, GPUs, UnknownModelError, make_recipe, merge_args
+from vllm_nemotron.planning import DoesNotFitError, GiB, Target
+from vllm_nemotron.recipes import FAMILIES, UnknownModelError, make_recipe, merge_args
+from vllm_nemotron.template_choice import TemplateError
 
-GiB = 2**30
-NO_GPU = GPUs()
+CPU = Target.cpu_build()
+REFERENCE = Target.reference()
+H100x8 = Target.given(8, 80)
+RTX24 = Target.given(1, 24)
+
+
+@pytest.fixture(autouse=True)
+def hub_cache(tmp_path, monkeypatch) -> Path:
+    """An empty Hugging Face cache: what a fresh laptop or CI runner has."""
+    cache = tmp_path / "hf-cache"
+    cache.mkdir()
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    return cache
 
 
 def flag(args: list[str], name: str) -> str | None:
@@ -25,51 +43,280 @@ def flag(args: list[str], name: str) -> str | None:
     return args[i + 1] if i + 1 < len(args) and not args[i + 1].startswith("--") else ""
 
 
-# hub name -> family, tool parser, reasoning parser, template, hybrid, max len
+# hub name -> family, tool parser, reasoning parser, hybrid, max len
 HUB_NAMES = [
     ("nvidia/Llama-3.1-Nemotron-Nano-4B-v1.1", "llama-nemotron-nano", "llama_nemotron_json",
-     "llama_nemotron_thinking", "llama_nemotron_tools.jinja", False, 131072),
+     "llama_nemotron_thinking", False, 131072),
     ("nvidia/Llama-3_3-Nemotron-Super-49B-v1", "llama-nemotron-nas", "llama_nemotron_json",
-     "llama_nemotron_thinking", "llama_nemotron_tools.jinja", False, 131072),
+     "llama_nemotron_thinking", False, 131072),
+    ("nvidia/Llama-3_3-Nemotron-Super-49B-v1_5", "llama-nemotron-super-v1.5",
+     "llama_nemotron_json", "llama_nemotron_thinking", False, 131072),
     ("nvidia/Llama-3_1-Nemotron-Ultra-253B-v1", "llama-nemotron-nas", "llama_nemotron_json",
-     "llama_nemotron_thinking", "llama_nemotron_tools.jinja", False, 131072),
+     "llama_nemotron_thinking", False, 131072),
     ("nvidia/NVIDIA-Nemotron-Nano-9B-v2", "nemotron-nano-v2", "llama_nemotron_json", "nano_v3",
-     "nemotron_nano_v2.jinja", True, 131072),
+     True, 131072),
     ("nvidia/NVIDIA-Nemotron-Nano-12B-v2", "nemotron-nano-v2", "llama_nemotron_json", "nano_v3",
-     "nemotron_nano_v2.jinja", True, 131072),
+     True, 131072),
     ("nvidia/NVIDIA-Nemotron-3-Nano-4B-BF16", "nemotron-3-nano", "qwen3_coder", "nano_v3",
-     "nemotron_nano_v3.jinja", True, 262144),
-    ("nvidia/Nemotron-Mini-4B-Instruct", "nemotron-mini", "nemotron_mini", None,
-     "nemotron_mini.jinja", False, 4096),
+     True, 262144),
+    ("nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16", "nemotron-3-nano", "qwen3_coder", "nano_v3",
+     True, 262144),
+    ("nvidia/Nemotron-Mini-4B-Instruct", "nemotron-mini", "nemotron_mini", None, False, 4096),
 ]
 
 
-@pytest.mark.parametrize("model,family,tool,reasoning,template,hybrid,max_len", HUB_NAMES)
-def test_hub_name_recipe(model, family, tool, reasoning, template, hybrid, max_len):
-    recipe = make_recipe(model, gpus=NO_GPU)
+@pytest.mark.parametrize("model,family,tool,reasoning,hybrid,max_len", HUB_NAMES)
+def test_hub_name_recipe(model, family, tool, reasoning, hybrid, max_len):
+    recipe = make_recipe(model, target=REFERENCE)
     assert recipe.family.name == family
     assert flag(recipe.args, "--tool-call-parser") == tool
     assert (flag(recipe.args, "--enable-auto-tool-choice") == "") == (tool is not None)
     assert flag(recipe.args, "--reasoning-parser") == reasoning
-    assert flag(recipe.args, "--chat-template") == chat_templates.path(template)
-    assert Path(chat_templates.path(template)).is_file()
     assert flag(recipe.args, "--mamba-ssm-cache-dtype") == ("float32" if hybrid else None)
     assert flag(recipe.args, "--max-model-len") == str(max_len)
-    assert flag(recipe.args, "--tensor-parallel-size") is None  # no GPU: TP 1, no flag
-    # CPU build: the hybrid's Mamba prefix caching crashes there (per-chunk states missing).
-    assert (flag(recipe.args, "--no-enable-prefix-caching") == "") == hybrid
-    assert "--no-enable-prefix-caching" not in make_recipe(model, gpus=GPUs(8, 80 * GiB)).args
+    # Planned for GPUs: vLLM's own prefix caching (hybrids included) stays on.
+    assert "--no-enable-prefix-caching" not in recipe.args
 
+
+@pytest.mark.parametrize("model,hybrid", [(m[0], m[4]) for m in HUB_NAMES])
+def test_cpu_build_turns_off_prefix_caching_for_hybrids(model, hybrid):
+    """On the CPU build, vLLM 0.32's cached hybrid crashes on multi-chunk prompts."""
+    recipe = make_recipe(model, target=CPU)
+    assert (flag(recipe.args, "--no-enable-prefix-caching") == "") == hybrid
+    assert flag(recipe.args, "--tensor-parallel-size") is None
+
+
+# --- chat template: the checkpoint's own unless the card or a missing feature says otherwise
+
+# Two templates of our own making for local checkpoints: one with every feature the families
+# need, one with none (a bare chat format).
+COMPLETE_TEMPLATE = (
+    "{%- for m in messages %}{{ m.role }}: {{ m.content }}"
+    "{%- for c in m.tool_calls or [] %}<call>{{ c.function.name }}</call>{% endfor %}\n"
+    "{%- endfor %}{% if tools %}{{ tools | tojson }}{% endif %}"
+    "{% if enable_thinking is defined and not enable_thinking %}/no_think"
+    "{% else %}/think{% endif %}")
+BARE_TEMPLATE = "{%- for m in messages %}{{ m.role }}: {{ m.content }}\n{% endfor %}"
+
+SEEDS = {  # family -> hub name, architecture
+    "llama-nemotron-nano": ("nvidia/Llama-3.1-Nemotron-Nano-4B-v1.1", "LlamaForCausalLM"),
+    "llama-nemotron-super-v1.5": ("nvidia/Llama-3_3-Nemotron-Super-49B-v1_5",
+                                  "DeciLMForCausalLM"),
+    "llama-nemotron-nas": ("nvidia/Llama-3_1-Nemotron-Ultra-253B-v1", "DeciLMForCausalLM"),
+    "nemotron-3-nano": ("nvidia/NVIDIA-Nemotron-3-Nano-4B-BF16", "NemotronHForCausalLM"),
+    "nemotron-nano-v2": ("nvidia/NVIDIA-Nemotron-Nano-9B-v2", "NemotronHForCausalLM"),
+    "nemotron-mini": ("nvidia/Nemotron-Mini-4B-Instruct", "NemotronForCausalLM"),
+}
+OURS, OWN, NONE = "ours", "own", "none"
+# family -> choice for: hub name not cached, checkpoint shipping a complete template,
+# checkpoint shipping a bare one, checkpoint directory shipping none;
+# and the words the reason must contain for the first.
+TEMPLATE_CASES = {
+    "llama-nemotron-nano": (OURS, OURS, OURS, OURS, "model card serves tool calls"),
+    "llama-nemotron-super-v1.5": (OWN, OWN, OWN, NONE, "vLLM will use the template"),
+    "llama-nemotron-nas": (OURS, OWN, OURS, OURS, "renders no tools"),
+    "nemotron-3-nano": (OWN, OWN, OURS, OURS, "vLLM will use the template"),
+    "nemotron-nano-v2": (OWN, OWN, OURS, OURS, "vLLM will use the template"),
+    "nemotron-mini": (OURS, OWN, OURS, OURS, "drops the assistant's tool calls"),
+}
+
+
+def _checkpoint_files(arch: str, template: str | None, as_jinja_file: bool = False) -> dict:
+    files = {"config.json": json.dumps({"architectures": [arch]})}
+    if template is not None and as_jinja_file:
+        files["chat_template.jinja"] = template
+    elif template is not None:
+        files["tokenizer_config.json"] = json.dumps({"chat_template": template})
+    return files
+
+
+def write_checkpoint(path: Path, files: dict[str, str]) -> Path:
+    path.mkdir(parents=True)
+    for name, text in files.items():
+        (path / name).write_text(text)
+    return path
+
+
+def cache_checkpoint(cache: Path, repo: str, files: dict[str, str]) -> None:
+    """Lay out `files` as huggingface_hub's cache holds a downloaded snapshot of `repo`."""
+    folder = cache / f"models--{repo.replace('/', '--')}"
+    write_checkpoint(folder / "snapshots" / "0123abc", files)
+    (folder / "refs").mkdir()
+    (folder / "refs" / "main").write_text("0123abc")
+
+
+def assert_choice(recipe, expected: str, family: str) -> None:
+    template = flag(recipe.args, "--chat-template")
+    if expected == OURS:
+        assert template == chat_templates.path(FAMILIES_BY_NAME[family].chat_template)
+        assert Path(template).is_file()
+        assert "vllm-nemotron's" in recipe.template.reason
+    else:
+        assert template is None
+        assert "the checkpoint's own" in recipe.template.reason
+
+
+FAMILIES_BY_NAME = {f.name: f for f in FAMILIES}
+
+
+@pytest.mark.parametrize("family", sorted(TEMPLATE_CASES))
+def test_template_for_a_hub_name_not_cached(family):
+    model, _ = SEEDS[family]
+    recipe = make_recipe(model, target=REFERENCE)
+    assert_choice(recipe, TEMPLATE_CASES[family][0], family)
+    assert TEMPLATE_CASES[family][4] in recipe.template.reason
+
+
+@pytest.mark.parametrize("as_jinja_file", [False, True])
+@pytest.mark.parametrize("family", sorted(TEMPLATE_CASES))
+def test_template_of_a_cached_checkpoint_is_read(hub_cache, family, as_jinja_file):
+    model, arch = SEEDS[family]
+    cache_checkpoint(hub_cache, model, _checkpoint_files(arch, COMPLETE_TEMPLATE, as_jinja_file))
+    recipe = make_recipe(model, target=REFERENCE)
+    assert recipe.checkpoint.location == "hub cache"
+    assert_choice(recipe, TEMPLATE_CASES[family][1], family)
+    if TEMPLATE_CASES[family][1] == OWN:  # it says where it read it, and what it supports
+        assert recipe.checkpoint.chat_template_source in recipe.template.reason
+        assert "supports tools, enable_thinking, tool_calls, /think" in recipe.template.reason
+
+
+@pytest.mark.parametrize("family", sorted(TEMPLATE_CASES))
+def test_template_lacking_what_the_family_needs_is_replaced(tmp_path, family):
+    model, arch = SEEDS[family]
+    path = write_checkpoint(tmp_path / model.split("/")[1],
+                            _checkpoint_files(arch, BARE_TEMPLATE))
+    recipe = make_recipe(str(path), target=REFERENCE)
+    assert recipe.family.name == family
+    assert_choice(recipe, TEMPLATE_CASES[family][2], family)
+    if TEMPLATE_CASES[family][2] == OURS and not FAMILIES_BY_NAME[family].card_template:
+        for need in FAMILIES_BY_NAME[family].template_needs:  # says which feature is missing
+            assert need in recipe.template.reason.split("lacks")[1]
+
+
+@pytest.mark.parametrize("family", sorted(TEMPLATE_CASES))
+def test_checkpoint_directory_without_a_template(tmp_path, family):
+    model, arch = SEEDS[family]
+    path = write_checkpoint(tmp_path / model.split("/")[1], _checkpoint_files(arch, None))
+    recipe = make_recipe(str(path), target=REFERENCE)
+    if TEMPLATE_CASES[family][3] == NONE:  # nothing to serve chat with: the user must pass one
+        assert recipe.template.missing and flag(recipe.args, "--chat-template") is None
+        assert "pass --chat-template FILE" in recipe.template.reason
+        return
+    assert not recipe.template.missing
+    assert_choice(recipe, TEMPLATE_CASES[family][3], family)
+
+
+@pytest.mark.parametrize("family", sorted(TEMPLATE_CASES))
+def test_template_from_plugin_on_request(hub_cache, family):
+    model, arch = SEEDS[family]
+    cache_checkpoint(hub_cache, model, _checkpoint_files(arch, COMPLETE_TEMPLATE))
+    if FAMILIES_BY_NAME[family].chat_template is None:
+        with pytest.raises(TemplateError, match="has no chat template in vllm-nemotron"):
+            make_recipe(model, target=REFERENCE, template_from_plugin=True)
+        return
+    recipe = make_recipe(model, target=REFERENCE, template_from_plugin=True)
+    assert_choice(recipe, OURS, family)
+    assert "--chat-template-from-plugin" in recipe.template.reason
+
+
+# --- parallel plan for a target
+
+# model -> (TP, PP) with no GPU here (the cards' 80 GiB reference), on 8 x 80 GiB, on 1 x 24 GiB
+# (None: does not fit)
+PLANS = [
+    ("nvidia/Llama-3.1-Nemotron-Nano-4B-v1.1", (1, 1), (1, 1), (1, 1)),
+    ("nvidia/Llama-3_3-Nemotron-Super-49B-v1", (2, 1), (2, 1), None),
+    ("nvidia/Llama-3_3-Nemotron-Super-49B-v1_5", (2, 1), (2, 1), None),
+    ("nvidia/Llama-3_1-Nemotron-Ultra-253B-v1", (8, 1), (8, 1), None),
+    ("nvidia/NVIDIA-Nemotron-Nano-9B-v2", (1, 1), (1, 1), (1, 1)),
+    ("nvidia/NVIDIA-Nemotron-3-Nano-4B-BF16", (1, 1), (1, 1), (1, 1)),
+    ("nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16", (1, 1), (1, 1), None),
+    ("nvidia/Nemotron-Mini-4B-Instruct", (1, 1), (1, 1), (1, 1)),
+]
+
+
+def parallel(recipe) -> tuple[int, int]:
+    return (int(flag(recipe.args, "--tensor-parallel-size") or 1),
+            int(flag(recipe.args, "--pipeline-parallel-size") or 1))
+
+
+@pytest.mark.parametrize("model,reference,h100x8,rtx24", PLANS)
+def test_parallel_plan_for_each_target(model, reference, h100x8, rtx24):
+    recipe = make_recipe(model, target=REFERENCE)
+    assert parallel(recipe) == reference
+    assert "reference hardware, 80 GiB GPUs" in recipe.plan.reason
+    assert parallel(make_recipe(model, target=H100x8)) == h100x8
+    if rtx24 is None:
+        with pytest.raises(DoesNotFitError, match=r"does not fit 1 x 24 GiB.*on 80 GiB GPUs"):
+            make_recipe(model, target=RTX24)
+    else:
+        assert parallel(make_recipe(model, target=RTX24)) == rtx24
+
+
+# target -> Ultra-253B's (TP, PP), or None: does not fit
+ULTRA_TARGETS = [
+    (Target.given(8, 80, nodes=2), (8, 2)),  # two 8-GPU nodes: pipeline stage per node
+    (Target.given(8, 192), (4, 1)),  # 192 GiB GPUs: half the node holds it
+    (Target.given(4, 80), None),  # one half-node
+    (Target.given(None, 24), (8, 4)),  # as many 24 GiB GPUs as needed: four nodes
+]
+
+
+@pytest.mark.parametrize("target,expected", ULTRA_TARGETS)
+def test_ultra_plan(target, expected):
+    model = "nvidia/Llama-3_1-Nemotron-Ultra-253B-v1"
+    if expected is None:
+        with pytest.raises(DoesNotFitError, match="--gpus 8 --gpu-memory-gib 80"):
+            make_recipe(model, target=target)
+    else:
+        assert parallel(make_recipe(model, target=target)) == expected
+
+
+def test_fp8_name_halves_the_weights():
+    assert parallel(make_recipe("nvidia/Llama-3_3-Nemotron-Super-49B-v1-FP8",
+                                target=H100x8)) == (1, 1)
+
+
+def test_weights_of_a_cached_checkpoint_come_from_its_index(hub_cache):
+    """A cached safetensors index gives the real size; the name is not used."""
+    files = _checkpoint_files("NemotronHForCausalLM", None)
+    files["model.safetensors.index.json"] = json.dumps({"metadata": {"total_size": 300 * GiB}})
+    cache_checkpoint(hub_cache, "nvidia/NVIDIA-Nemotron-Nano-9B-v2", files)
+    recipe = make_recipe("nvidia/NVIDIA-Nemotron-Nano-9B-v2", target=REFERENCE)
+    assert parallel(recipe) == (8, 1)
+    assert "weights 300.0 GiB" in recipe.plan.reason
+
+
+@pytest.mark.parametrize("heads,groups,expected", [
+    (12, 8, (4, 2)),  # 8 does not divide 12 heads: TP 4, the rest as pipeline stages
+    (32, 2, (2, 4)),  # n_groups must divide by TP
+    (32, 8, (8, 1)),
+])
+def test_tensor_parallel_divides_heads_and_mamba_groups(tmp_path, heads, groups, expected):
+    model = write_checkpoint(tmp_path / "nano-9b-v2", {"config.json": json.dumps(
+        {"architectures": ["NemotronHForCausalLM"], "num_attention_heads": heads,
+         "n_groups": groups})})
+    (model / "model.safetensors").write_bytes(b"\0" * 1000)
+    target = Target(8, 250, "8 GPUs of 250 bytes")  # 1000 bytes need 5 of them: 8
+    assert parallel(make_recipe(str(model), target=target)) == expected
+
+
+def test_unknown_weight_size_plans_nothing():
+    recipe = make_recipe("org/some-model", family="nemotron-mini", target=REFERENCE)
+    assert parallel(recipe) == (1, 1)
+    assert "weight size unknown" in recipe.plan.reason
+
+
+# --- family detection
 
 def write_config(path: Path, **config) -> Path:
-    path.mkdir(parents=True)
-    (path / "config.json").write_text(json.dumps(config))
-    return path
+    return write_checkpoint(path, {"config.json": json.dumps(config)})
 
 
 # local directory name, config.json architecture -> family
 LOCAL_DIRS = [
     ("checkpoint", "DeciLMForCausalLM", "llama-nemotron-nas"),
+    ("Llama-3_3-Nemotron-Super-49B-v1_5", "DeciLMForCausalLM", "llama-nemotron-super-v1.5"),
     ("checkpoint", "NemotronHForCausalLM", "nemotron-3-nano"),  # default for the hybrid arch
     ("nano-9b-v2-finetune", "NemotronHForCausalLM", "nemotron-nano-v2"),
     ("checkpoint", "NemotronForCausalLM", "nemotron-mini"),
@@ -80,7 +327,7 @@ LOCAL_DIRS = [
 @pytest.mark.parametrize("dirname,arch,family", LOCAL_DIRS)
 def test_local_directory_uses_config_architecture(tmp_path, dirname, arch, family):
     model = write_config(tmp_path / dirname, architectures=[arch], max_position_embeddings=2048)
-    recipe = make_recipe(str(model), gpus=NO_GPU)
+    recipe = make_recipe(str(model), target=CPU)
     assert recipe.family.name == family
     assert arch in recipe.reasons[0]
     # The context never exceeds what the checkpoint's config supports.
@@ -100,46 +347,19 @@ def test_unknown_model_lists_supported_families(tmp_path, model, arch):
     if arch:
         model = str(write_config(tmp_path / model, architectures=[arch]))
     with pytest.raises(UnknownModelError) as info:
-        make_recipe(model, gpus=NO_GPU)
+        make_recipe(model, target=CPU)
     for fam in FAMILIES:
         assert fam.name in str(info.value)
 
 
 def test_family_option_overrides_detection():
-    recipe = make_recipe("my-org/some-model", family="nemotron-mini", gpus=NO_GPU)
+    recipe = make_recipe("my-org/some-model", family="nemotron-mini", target=CPU)
     assert recipe.family.name == "nemotron-mini"
     with pytest.raises(UnknownModelError, match="nemotron-3-nano"):
-        make_recipe("my-org/some-model", family="no-such-family", gpus=NO_GPU)
+        make_recipe("my-org/some-model", family="no-such-family", target=CPU)
 
 
-# model, GPUs present -> suggested TP
-TP_CASES = [
-    ("nvidia/Llama-3_1-Nemotron-Ultra-253B-v1", GPUs(8, 80 * GiB), 8),
-    ("nvidia/Llama-3_3-Nemotron-Super-49B-v1", GPUs(8, 80 * GiB), 2),
-    ("nvidia/Llama-3_3-Nemotron-Super-49B-v1", GPUs(8, 141 * GiB), 1),
-    ("nvidia/Llama-3_3-Nemotron-Super-49B-v1-FP8", GPUs(8, 80 * GiB), 1),
-    ("nvidia/NVIDIA-Nemotron-Nano-9B-v2", GPUs(1, 24 * GiB), 1),
-    ("nvidia/NVIDIA-Nemotron-Nano-9B-v2", GPUs(4, 16 * GiB), 2),
-    ("nvidia/Llama-3_1-Nemotron-Ultra-253B-v1", GPUs(4, 80 * GiB), 4),  # capped, says so
-    ("nvidia/Nemotron-Mini-4B-Instruct", NO_GPU, 1),
-]
-
-
-@pytest.mark.parametrize("model,gpus,tp", TP_CASES)
-def test_tensor_parallel_suggestion(model, gpus, tp):
-    recipe = make_recipe(model, gpus=gpus)
-    assert int(flag(recipe.args, "--tensor-parallel-size") or 1) == tp
-    if "Ultra" in model and gpus.count == 4:
-        assert "pipeline-parallel" in recipe.reasons[-1]
-
-
-def test_tensor_parallel_divides_heads_and_mamba_groups(tmp_path):
-    model = write_config(tmp_path / "nano-9b-v2", architectures=["NemotronHForCausalLM"],
-                         num_attention_heads=12, n_groups=8)
-    (model / "model.safetensors").write_bytes(b"\0" * 1000)
-    recipe = make_recipe(str(model), gpus=GPUs(8, 250))  # 1000 bytes need 8 "GPUs" of 250
-    assert flag(recipe.args, "--tensor-parallel-size") == "4"  # 8 does not divide 12 heads
-
+# --- merging and the command line
 
 MERGES = [
     # recipe args, user args -> merged
@@ -160,29 +380,47 @@ def test_user_arguments_override_recipe(recipe_args, extra, merged):
 
 
 def test_recipe_command_prints_exact_vllm_serve(capsys):
-    assert serve.recipe_main(["nvidia/NVIDIA-Nemotron-Nano-9B-v2", "--max-model-len", "8192"]) == 0
+    argv = ["nvidia/NVIDIA-Nemotron-Nano-9B-v2", "--max-model-len", "8192", "--gpus", "2"]
+    assert serve.recipe_main(argv) == 0
     out = capsys.readouterr().out.splitlines()
     command = shlex.split(out[-1])
     assert command[:3] == ["vllm", "serve", "nvidia/NVIDIA-Nemotron-Nano-9B-v2"]
     assert flag(command, "--max-model-len") == "8192" and command.count("--max-model-len") == 1
     assert flag(command, "--mamba-ssm-cache-dtype") == "float32"
+    assert "--gpus" not in command  # ours, not vLLM's
     assert all(line.startswith("#") for line in out[:-1])  # the reasons, as shell comments
     assert any("nemotron-nano-v2" in line for line in out[:-1])
+    assert any("2 x 80 GiB GPUs (as given)" in line for line in out[:-1])
 
 
-def test_unknown_model_cli_exits_2_without_traceback():
-    # Through the installed console entry (the lead's CLI dispatches to serve.recipe_main).
+def test_recipe_command_takes_the_plugin_template(capsys):
+    assert serve.recipe_main(["nvidia/NVIDIA-Nemotron-Nano-9B-v2",
+                              "--chat-template-from-plugin"]) == 0
+    command = shlex.split(capsys.readouterr().out.splitlines()[-1])
+    assert flag(command, "--chat-template") == chat_templates.path("nemotron_nano_v2")
+
+
+def _cli(*argv: str, env_cache: Path) -> subprocess.CompletedProcess:
+    import os
+
+    env = {**os.environ, "HF_HUB_CACHE": str(env_cache)}
+    return subprocess.run([sys.executable, "-m", "vllm_nemotron", *argv], capture_output=True,
+                          text=True, timeout=120, env=env)
+
+
+def test_unknown_model_cli_exits_2_without_traceback(hub_cache):
+    # Through the console entry (the CLI dispatches to serve.recipe_main / serve_main).
     for command in ("recipe", "serve"):
-        proc = subprocess.run([sys.executable, "-m", "vllm_nemotron", command, "acme/other-7B"],
-                              capture_output=True, text=True, timeout=120)
+        proc = _cli(command, "acme/other-7B", env_cache=hub_cache)
         assert proc.returncode == 2
         assert "Traceback" not in proc.stderr
         assert "Supported families" in proc.stderr and "nemotron-mini" in proc.stderr
 
 
-def test_tensor_parallel_respects_mamba_groups(tmp_path):
-    model = write_config(tmp_path / "nano-9b-v2", architectures=["NemotronHForCausalLM"],
-                         num_attention_heads=32, n_groups=2)
-    (model / "model.safetensors").write_bytes(b"\0" * 1000)
-    recipe = make_recipe(str(model), gpus=GPUs(8, 250))
-    assert flag(recipe.args, "--tensor-parallel-size") == "2"  # n_groups must divide by TP
+def test_does_not_fit_cli_exits_3_with_the_numbers(hub_cache):
+    proc = _cli("recipe", "nvidia/Llama-3_1-Nemotron-Ultra-253B-v1", "--gpus", "1",
+                "--gpu-memory-gib", "24", env_cache=hub_cache)
+    assert proc.returncode == 3
+    assert "Traceback" not in proc.stderr and proc.stdout == ""
+    assert "does not fit 1 x 24 GiB GPU(s)" in proc.stderr
+    assert "tensor parallel 8 (plan it with --gpus 8 --gpu-memory-gib 80)" in proc.stderr

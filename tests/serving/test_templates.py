@@ -82,16 +82,18 @@ def test_template_features_are_detected(template):
 
 
 # template, chat_template_kwargs, system text -> how the generation prompt must end
+V2_OPEN, V2_CLOSED = "<SPECIAL_11>Assistant\n<think>\n", "<SPECIAL_11>Assistant\n<think></think>"
+V3_OPEN, V3_CLOSED = "<|im_start|>assistant\n<think>\n", "<|im_start|>assistant\n<think></think>"
 GENERATION_PROMPTS = [
     ("llama_nemotron_tools", {}, None, "<|start_header_id|>assistant<|end_header_id|>\n\n"),
     ("nemotron_mini", {}, None, "<extra_id_1>Assistant\n"),
-    ("nemotron_nano_v2", {}, None, "<SPECIAL_11>Assistant\n<think>\n"),
-    ("nemotron_nano_v2", {}, "/no_think", "<SPECIAL_11>Assistant\n<think></think>"),
-    ("nemotron_nano_v2", {"enable_thinking": False}, None, "<SPECIAL_11>Assistant\n<think></think>"),
-    ("nemotron_nano_v2", {"enable_thinking": True}, "/no_think", "<SPECIAL_11>Assistant\n<think>\n"),
-    ("nemotron_nano_v3", {}, None, "<|im_start|>assistant\n<think>\n"),
-    ("nemotron_nano_v3", {"enable_thinking": False}, None, "<|im_start|>assistant\n<think></think>"),
-    ("nemotron_nano_v3", {"enable_thinking": None}, None, "<|im_start|>assistant\n<think>\n"),
+    ("nemotron_nano_v2", {}, None, V2_OPEN),
+    ("nemotron_nano_v2", {}, "/no_think", V2_CLOSED),
+    ("nemotron_nano_v2", {"enable_thinking": False}, None, V2_CLOSED),
+    ("nemotron_nano_v2", {"enable_thinking": True}, "/no_think", V2_OPEN),
+    ("nemotron_nano_v3", {}, None, V3_OPEN),
+    ("nemotron_nano_v3", {"enable_thinking": False}, None, V3_CLOSED),
+    ("nemotron_nano_v3", {"enable_thinking": None}, None, V3_OPEN),
 ]
 
 
@@ -158,6 +160,6 @@ def test_nano_v3_history_reasoning(tokenizers, field, truncate, expected):
 def test_nano_v2_prefill_keeps_the_final_turn_open(tokenizers):
     """A final assistant message is continued, in the card's format."""
     messages = [user("Hi"), {"role": "assistant", "content": "Hel"}]
-    text = render(tokenizers["nemotron_nano_v2"], dict(messages=messages, continue_final_message=True),
-                  add_generation_prompt=False)
+    text = render(tokenizers["nemotron_nano_v2"],
+                  dict(messages=messages, continue_final_message=True), add_generation_prompt=False)
     assert text.endswith("<SPECIAL_11>Assistant\n<think>\nHel")

@@ -1,0 +1,144 @@
+"""`vllm-nemotron doctor <model> [vLLM args]`: what serving would do, before a download.
+
+The flag checks go through vLLM's own `serve` parser. Nothing is downloaded: hub names are
+looked up in an empty Hugging Face cache, local checkpoints are written by the tests.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from vllm_nemotron import doctor
+from vllm_nemotron.planning import Target
+from vllm_nemotron.preflight import mamba_block_tokens, preflight
+from vllm_nemotron.recipes import make_recipe
+
+# A Nemotron-Nano-9B-v2-shaped hybrid config: the fields the Mamba state size depends on.
+HYBRID = {"architectures": ["NemotronHForCausalLM"], "mamba_num_heads": 128,
+          "mamba_head_dim": 80, "n_groups": 8, "ssm_state_size": 128, "conv_kernel": 4,
+          "num_attention_heads": 40, "num_key_value_heads": 8, "head_dim": 128,
+          "hidden_size": 4480}
+# By hand, as vLLM 0.32 aligns it: conv state (128*80 + 2*8*128) x 3 in bf16 = 73728 B, SSM
+# state 128 x 80 x 128 in float32 = 5242880 B; KV 2 x 8 x 128 x 2 B = 4096 B per token; the
+# smallest multiple of 16 tokens holding 5316608 B is 16 x 82 = 1312.
+HYBRID_BLOCK = 1312
+
+
+@pytest.fixture(autouse=True)
+def empty_hub_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+
+
+@pytest.fixture
+def nano_v2_dir(tmp_path) -> Path:
+    path = tmp_path / "NVIDIA-Nemotron-Nano-9B-v2"
+    path.mkdir()
+    (path / "config.json").write_text(json.dumps(HYBRID))
+    return path
+
+
+def findings(model: str, user_args: list[str], target: Target | None = None) -> dict:
+    from vllm_nemotron.recipes import merge_args
+
+    recipe = make_recipe(model, target=target or Target.reference())
+    return {f.label: f for f in preflight(recipe, merge_args(recipe.args, user_args), user_args)}
+
+
+# user arguments -> the finding they must produce (label, level, words in the detail)
+FLAG_CASES = [
+    (["--tool-call-parser-plugin", "x.py"], "flag --tool-call-parser-plugin", "FAIL",
+     "did you mean --tool-parser-plugin?"),
+    (["--tensor-parallel-size", "two"], "vLLM arguments", "FAIL", "invalid int value"),
+    (["--mamba-cache-dtype", "bfloat16"], "flag --mamba-cache-dtype", "warn",
+     "Use --mamba-ssm-cache-dtype"),
+    (["--mamba_ssm_cache_dtype", "bfloat16"], "flag --mamba-ssm-cache-dtype", "warn",
+     "replaces the recipe's float32"),
+    (["--tool-call-parser", "hermes"], "flag --tool-call-parser", "warn",
+     "replaces the recipe's llama_nemotron_json"),
+    (["--trust-remote-code"], "flag --trust-remote-code", "note", "not needed"),
+    (["--tool-parser-plugin", "nemotron_toolcall_parser_no_streaming.py"],
+     "flag --tool-parser-plugin", "note", "not needed"),
+    (["--max-model-len", "1000000"], "flag --max-model-len", "warn", "beyond the 131072"),
+    (["--max-model-len", "1024"], "prefix caching", "warn",
+     f"shorter than one {HYBRID_BLOCK}-token block"),
+    ([], "prefix caching", "ok", f"in blocks of {HYBRID_BLOCK} tokens"),
+    (["--block-size", "64"], "prefix caching", "ok", "in blocks of 1344 tokens"),  # 64 x 21
+    (["--no-enable-prefix-caching"], "prefix caching", "note", "off"),
+    ([], "vLLM arguments", "ok", "accepted"),
+]
+
+
+@pytest.mark.parametrize("user_args,label,level,words", FLAG_CASES)
+def test_flag_findings(nano_v2_dir, user_args, label, level, words):
+    found = findings(str(nano_v2_dir), user_args)
+    assert found[label].level == level
+    assert words in found[label].detail
+
+
+def test_parallelism_below_the_plan_is_flagged():
+    found = findings("nvidia/Llama-3_1-Nemotron-Ultra-253B-v1", ["--tensor-parallel-size", "4"])
+    assert found["parallelism"].level == "warn"
+    assert "below the 8 GPUs" in found["parallelism"].detail
+
+
+def test_block_estimate_follows_tensor_parallel():
+    # TP halves both the Mamba state and the KV heads: the same block.
+    assert mamba_block_tokens(HYBRID, 2, None) == mamba_block_tokens(HYBRID, 1, None)
+    assert mamba_block_tokens(HYBRID, 1, None) == HYBRID_BLOCK
+
+
+@pytest.mark.slow
+def test_block_estimate_matches_vllm(tmp_path):
+    """vLLM's own alignment, on the CPU build (kernel block 32, default block 128)."""
+    import subprocess
+    import sys
+
+    from vllm_nemotron.tiny import build_nemotron_h
+
+    model = build_nemotron_h(tmp_path / "nemotron-h", ssm_state_size=128)
+    config = json.loads((model / "config.json").read_text())
+    script = ("import sys\nfrom vllm import LLM\nif __name__ == '__main__':\n"
+              "    llm = LLM(model=sys.argv[1], mamba_ssm_cache_dtype='float32', "
+              "max_model_len=2048, enforce_eager=True, enable_prefix_caching=False)\n"
+              "    print('BLOCK', llm.llm_engine.vllm_config.cache_config.block_size)\n")
+    (tmp_path / "block.py").write_text(script)
+    out = subprocess.run([sys.executable, str(tmp_path / "block.py"), str(model)],
+                         capture_output=True, text=True, timeout=600,
+                         env={**__import__("os").environ, "VLLM_CPU_KVCACHE_SPACE": "1"})
+    line = [x for x in out.stdout.splitlines() if x.startswith("BLOCK ")]
+    assert line, out.stderr[-3000:]
+    assert int(line[0].split()[1]) == mamba_block_tokens(config, 1, 128, kernel_block=32) > 128
+
+
+# seed hub name -> words its doctor report must contain
+SEEDS = [
+    ("nvidia/Llama-3.1-Nemotron-Nano-4B-v1.1", ["llama-nemotron-nano", "llama_nemotron_tools"]),
+    ("nvidia/Llama-3_3-Nemotron-Super-49B-v1_5", ["tensor parallel 2",
+                                                  "vLLM will use the template"]),
+    ("nvidia/Llama-3_1-Nemotron-Ultra-253B-v1", ["tensor parallel 8", "renders no tools"]),
+    ("nvidia/NVIDIA-Nemotron-3-Nano-4B-BF16", ["qwen3_coder", "mamba SSM cache float32",
+                                               "prefix caching"]),
+    ("nvidia/NVIDIA-Nemotron-Nano-9B-v2", ["nano_v3", "/think and /no_think only"]),
+    ("nvidia/Nemotron-Mini-4B-Instruct", ["nemotron_mini.jinja", "4096"]),
+]
+
+
+@pytest.mark.parametrize("model,words", SEEDS)
+def test_doctor_report_for_each_seed(capsys, model, words):
+    assert doctor.main([model]) == 0
+    out = capsys.readouterr().out
+    for word in words:
+        assert word in out
+    assert out.splitlines()[-1].startswith(f"vllm serve {model} ")
+    assert "FAIL" not in out
+
+
+def test_doctor_exit_status(capsys, nano_v2_dir):
+    assert doctor.main([str(nano_v2_dir), "--tool-call-parser-plugin", "x.py"]) == 1
+    assert doctor.main(["acme/other-7B"]) == 2
+    assert doctor.main(["nvidia/Llama-3_1-Nemotron-Ultra-253B-v1", "--gpus", "1",
+                        "--gpu-memory-gib", "24"]) == 3
+    assert "does not fit" in capsys.readouterr().err

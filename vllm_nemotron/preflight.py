@@ -1,0 +1,202 @@
+"""What `vllm-nemotron doctor <model>` checks before a long download and start.
+
+The recipe plus the user's own arguments are parsed by vLLM's own `serve` argument parser (so
+a flag this vLLM does not accept is caught here, not after the download), then compared with
+the recipe: flags that undo what the family needs, names easily mistaken for each other, and,
+for hybrid Mamba models, whether prefix caching will be on and at what granularity.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import difflib
+import io
+import math
+from dataclasses import dataclass
+
+from vllm_nemotron.recipes import Recipe
+
+# Smallest attention kernel block of vLLM 0.32's GPU backends (FlashAttention: 16), which is
+# also the GPU default block size.
+KERNEL_BLOCK = 16
+# Flags whose job the plugin already does.
+NOT_NEEDED = {
+    "trust-remote-code": "the plugin registers the Nemotron model and config classes; this "
+                         "flag would run Python code from the hub",
+    "tool-parser-plugin": "the plugin registers its tool parsers in every vLLM process",
+    "reasoning-parser-plugin": "the plugin registers its reasoning parsers in every vLLM process",
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    level: str  # "ok", "note", "warn" or "FAIL" (vLLM would refuse to start, or cannot load it)
+    label: str
+    detail: str
+
+
+def _normalized(args: list[str]) -> list[str]:
+    """--a_b becomes --a-b, as `vllm serve` reads it."""
+    out = []
+    for arg in args:
+        if arg.startswith("--"):
+            name, eq, value = arg.partition("=")
+            arg = name.replace("_", "-") + eq + value
+        out.append(arg)
+    return out
+
+
+def vllm_parser() -> argparse.ArgumentParser:
+    from vllm.entrypoints.launchers.cli_args import make_arg_parser
+    from vllm.utils.argparse_utils import FlexibleArgumentParser
+
+    return make_arg_parser(FlexibleArgumentParser())
+
+
+def parse_with_vllm(model: str, args: list[str]
+                    ) -> tuple[argparse.Namespace | None, list[Finding]]:
+    """vLLM's reading of the arguments, and a FAIL for each flag it rejects."""
+    parser = vllm_parser()
+    stderr = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(stderr):
+            namespace, unknown = parser.parse_known_args([model, *_normalized(args)])
+    except SystemExit:
+        error = stderr.getvalue().strip().splitlines()[-1:] or ["invalid arguments"]
+        return None, [Finding("FAIL", "vLLM arguments", error[0])]
+    known = list(parser._option_string_actions)
+    findings = []
+    for flag in (a.partition("=")[0] for a in unknown if a.startswith("-")):
+        close = difflib.get_close_matches(flag, known, n=1, cutoff=0.75)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        findings.append(Finding("FAIL", f"flag {flag}", f"this vLLM does not accept it{hint}"))
+    return namespace, findings
+
+
+def _user_flags(user_args: list[str]) -> dict[str, str | None]:
+    """The user's flags (dashed names, 'no-' kept) and their values."""
+    flags: dict[str, str | None] = {}
+    args = _normalized(user_args)
+    for i, arg in enumerate(args):
+        if arg.startswith("--"):
+            name, eq, value = arg[2:].partition("=")
+            has_next = not eq and i + 1 < len(args) and not args[i + 1].startswith("--")
+            flags[name] = value if eq else (args[i + 1] if has_next else None)
+    return flags
+
+
+def conflicts(recipe: Recipe, user_args: list[str]) -> list[Finding]:
+    """The user's flags that change what the family needs, or look like a mistake."""
+    fam, flags = recipe.family, _user_flags(user_args)
+    out = [Finding("note", f"flag --{name}", f"not needed: {why}")
+           for name, why in NOT_NEEDED.items() if name in flags]
+    if "mamba-cache-dtype" in flags:
+        out.append(Finding("warn", "flag --mamba-cache-dtype",
+                           "sets the dtype of all Mamba state (conv and SSM); the SSM state is "
+                           "set by --mamba-ssm-cache-dtype, which the recipe makes float32. "
+                           "Meant the SSM state? Use --mamba-ssm-cache-dtype"))
+    ssm = flags.get("mamba-ssm-cache-dtype")
+    if fam.hybrid and ssm is not None and ssm != "float32":
+        out.append(Finding("warn", "flag --mamba-ssm-cache-dtype",
+                           f"{ssm} replaces the recipe's float32: the recurrent state drifts "
+                           f"in lower precision over long outputs"))
+    for flag, ours in (("tool-call-parser", fam.tool_parser),
+                       ("reasoning-parser", fam.reasoning_parser)):
+        if flag in flags and flags[flag] != ours:
+            out.append(Finding("warn", f"flag --{flag}",
+                               f"{flags[flag]} replaces the recipe's {ours}, which reads "
+                               f"{fam.name}'s format"))
+    if recipe.template is not None and recipe.template.missing and "chat-template" not in flags:
+        out.append(Finding("FAIL", "chat template", recipe.template.reason))
+    if "chat-template" in flags and recipe.template is not None:
+        out.append(Finding("note", "flag --chat-template", f"your template replaces the "
+                                                            f"recipe's ({recipe.template.reason})"))
+    if fam.hybrid and recipe.target is not None and recipe.target.cpu \
+            and "enable-prefix-caching" in flags:
+        out.append(Finding("warn", "flag --enable-prefix-caching",
+                           "on the CPU build a cached hybrid crashes on multi-chunk prompts"))
+    max_len = flags.get("max-model-len")
+    if max_len and max_len.isdigit() and int(max_len) > fam.max_model_len:
+        out.append(Finding("warn", "flag --max-model-len",
+                           f"{max_len} is beyond the {fam.max_model_len} tokens {fam.name} "
+                           f"supports"))
+    return out
+
+
+def parallel_check(recipe: Recipe, namespace: argparse.Namespace) -> Finding | None:
+    """A warning when the user's TP x PP holds fewer GPUs than the weights need."""
+    if recipe.plan is None:
+        return None
+    planned = recipe.plan.tensor_parallel * recipe.plan.pipeline_parallel
+    given = namespace.tensor_parallel_size * namespace.pipeline_parallel_size
+    if given < planned:
+        return Finding("warn", "parallelism", f"your tensor x pipeline parallel ({given}) is "
+                                              f"below the {planned} GPUs the plan needs")
+    return None
+
+
+def mamba_block_tokens(config: dict, tensor_parallel: int, block_size: int | None,
+                       kernel_block: int = KERNEL_BLOCK) -> int:
+    """The attention block size vLLM 0.32 picks for a hybrid, so one page holds a Mamba state.
+
+    As vllm/platforms/interface.py (_align_hybrid_block_size): conv state in the model dtype
+    (2 bytes), SSM state in float32 (the recipe), KV in the model dtype; the block is the
+    smallest multiple of the kernel block (or of the block size asked for, if larger) whose
+    KV page holds at least one Mamba state.
+    """
+    from vllm.model_executor.layers.mamba.mamba_utils import MambaStateShapeCalculator
+
+    conv, ssm = MambaStateShapeCalculator.mamba2_state_shape(
+        tp_world_size=tensor_parallel,
+        intermediate_size=config["mamba_num_heads"] * config["mamba_head_dim"],
+        n_groups=config["n_groups"], num_heads=config["mamba_num_heads"],
+        head_dim=config["mamba_head_dim"], state_size=config["ssm_state_size"],
+        conv_kernel=config["conv_kernel"])
+    mamba_page = 2 * math.prod(conv) + 4 * math.prod(ssm)
+    kv_heads = max(1, config["num_key_value_heads"] // tensor_parallel)
+    head_dim = config.get("head_dim") or config["hidden_size"] // config["num_attention_heads"]
+    kv_per_token = 2 * kv_heads * head_dim * 2
+    align = max(kernel_block, block_size or 0)
+    return align * math.ceil(mamba_page / (align * kv_per_token))
+
+
+def prefix_caching(recipe: Recipe, namespace: argparse.Namespace) -> Finding:
+    """Whether a hybrid will cache prefixes, and in blocks of how many tokens."""
+    if namespace.enable_prefix_caching is False:
+        return Finding("note", "prefix caching", "off (--no-enable-prefix-caching)")
+    if recipe.target is not None and recipe.target.cpu:
+        return Finding("note", "prefix caching", "on as you asked, on the CPU build (see above)")
+    config = (recipe.checkpoint.config if recipe.checkpoint else None) or {}
+    tp = recipe.plan.tensor_parallel if recipe.plan else 1
+    tp = namespace.tensor_parallel_size if namespace.tensor_parallel_size > 1 else tp
+    try:
+        block = mamba_block_tokens(config, tp, namespace.block_size)
+    except KeyError:
+        return Finding("note", "prefix caching",
+                       "on (vLLM 0.32 caches hybrid prefixes, Mamba cache mode 'align'); its "
+                       "block size depends on the Mamba state size, known once config.json is "
+                       "local")
+    max_len = namespace.max_model_len or recipe.family.max_model_len
+    detail = (f"on (Mamba cache mode 'align'), in blocks of {block} tokens (estimated from "
+              f"config.json at tensor parallel {tp}: vLLM grows the block until one KV page "
+              f"holds a Mamba state); only whole blocks of a shared prefix are reused")
+    if max_len < block:
+        return Finding("warn", "prefix caching",
+                       f"on, but --max-model-len {max_len} is shorter than one {block}-token "
+                       f"block: no prefix will ever be reused")
+    return Finding("ok", "prefix caching", detail)
+
+
+def preflight(recipe: Recipe, merged_args: list[str], user_args: list[str]) -> list[Finding]:
+    """Every finding for the command the recipe and the user's arguments make together."""
+    namespace, findings = parse_with_vllm(recipe.model, merged_args)
+    findings += conflicts(recipe, user_args)
+    if namespace is not None:
+        if (check := parallel_check(recipe, namespace)) is not None:
+            findings.append(check)
+        if recipe.family.hybrid:
+            findings.append(prefix_caching(recipe, namespace))
+    if not any(f.level == "FAIL" for f in findings):
+        findings.insert(0, Finding("ok", "vLLM arguments", "accepted by this vLLM's serve parser"))
+    return findings
