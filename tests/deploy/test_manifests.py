@@ -27,7 +27,7 @@ EXPECTED = {
     "nemotron-3-nano-4b": ("nvidia/NVIDIA-Nemotron-3-Nano-4B-BF16", 1, 1, 600),
     "nano-9b-v2": ("nvidia/NVIDIA-Nemotron-Nano-9B-v2", 1, 1, 600),
     "llama-nemotron-nano-4b-v1-1": ("nvidia/Llama-3.1-Nemotron-Nano-4B-v1.1", 1, 1, 600),
-    "super-49b": ("nvidia/Llama-3_3-Nemotron-Super-49B-v1_5", 4, 1, 1800),
+    "super-49b": ("nvidia/Llama-3_3-Nemotron-Super-49B-v1_5", 2, 1, 1800),
     "ultra-253b": ("nvidia/Llama-3_1-Nemotron-Ultra-253B-v1", 8, 1, 3600),
     "ultra-253b-multinode": ("nvidia/Llama-3_1-Nemotron-Ultra-253B-v1", 8, 2, 3600),
 }
@@ -292,22 +292,34 @@ def _resolve_parsers(args):
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_arguments_match_the_plugin_recipe(rendered, overlay):
-    """Parsers, template and Mamba cache dtype are the ones the plugin's recipe picks."""
-    from vllm_nemotron.recipes import Checkpoint, choose_family
+def test_arguments_match_the_plugin_recipe(rendered, overlay, tmp_path, monkeypatch):
+    """Parsers, chat template, Mamba cache dtype and TP x PP are what `vllm-nemotron recipe`
+    prints for the model on the overlay's GPUs (80 GiB each, as the cards plan them)."""
+    from vllm_nemotron.planning import Target
+    from vllm_nemotron.recipes import make_recipe
 
-    model = EXPECTED[overlay][0]
-    family, _ = choose_family(Checkpoint(model))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))  # nothing cached, as on a fresh runner
+    model, gpus, nodes, _ = EXPECTED[overlay]
+    recipe = make_recipe(model, target=Target.given(gpus, 80, nodes))
+    expected = parse_serve_args(recipe.args)
     for role, template in [rt for w in workloads(rendered[overlay]) for rt in pod_templates(w)]:
+        args = parse_serve_args(_vllm_args(_containers(template)[0]))
+        where = f"{overlay} {role}"
+        assert args.tensor_parallel_size == expected.tensor_parallel_size, where
+        assert args.pipeline_parallel_size == expected.pipeline_parallel_size, where
+        assert args.mamba_ssm_cache_dtype == expected.mamba_ssm_cache_dtype, where
+        assert args.max_model_len <= expected.max_model_len, where
         if not serves_api(role):
             continue
-        args = parse_serve_args(_vllm_args(_containers(template)[0]))
-        assert args.tool_call_parser == family.tool_parser
-        assert args.enable_auto_tool_choice == (family.tool_parser is not None)
-        assert args.reasoning_parser == family.reasoning_parser
-        assert Path(args.chat_template).name == family.chat_template
-        assert Path(args.chat_template).is_file()
-        assert (args.mamba_ssm_cache_dtype == "float32") == family.hybrid
+        assert args.tool_call_parser == expected.tool_call_parser, where
+        assert args.enable_auto_tool_choice == expected.enable_auto_tool_choice, where
+        assert args.reasoning_parser == expected.reasoning_parser, where
+        # The image links the package's templates; the checkpoint's own is kept where the
+        # recipe keeps it (no --chat-template).
+        assert (Path(args.chat_template).name if args.chat_template else None) == \
+            (Path(expected.chat_template).name if expected.chat_template else None), where
+        if args.chat_template:
+            assert Path(args.chat_template).is_file()
         _resolve_parsers(args)
 
 
