@@ -13,7 +13,8 @@ arrive, as raw text that concatenates to exactly the final `arguments` string; e
 read once, so the total cost is linear in the output length. The scanner speaks vLLM's
 parser-engine event vocabulary (`SemanticEvent`).
 
-Anything malformed or not a call is returned unchanged as content. One case cannot be the
+Anything malformed or not a call is returned unchanged as content; arguments must be a strict
+JSON object (Python's `json` would also read NaN and Infinity, which clients cannot). One case cannot be the
 same both ways: if a block breaks after one of its calls was already streamed (output cut
 off inside the arguments, or garbage after a call), non-streaming returns the whole output
 as content, while the stream cannot take back those deltas and sends the rest as content.
@@ -469,9 +470,14 @@ _MOVES = {
 }
 
 
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
 def _is_json_object(text: str) -> bool:
+    """A strict JSON object: Python's `json` also reads NaN and Infinity, which clients can't."""
     try:
-        return isinstance(json.loads(text), dict)
+        return isinstance(json.loads(text, parse_constant=_reject_constant), dict)
     except ValueError:
         return False
 
@@ -489,9 +495,12 @@ def _parse_pythonic(body: str) -> list[ToolCall] | None:
         if not isinstance(node, ast.Call) or node.args or any(k.arg is None for k in node.keywords):
             return None
         try:
-            calls.append(handle_single_tool(node))
+            call = handle_single_tool(node)
         except (UnexpectedAstError, TypeError, ValueError, RecursionError):
             return None
+        if not _is_json_object(call.function.arguments):  # e.g. x=1e999 became Infinity
+            return None
+        calls.append(call)
     return calls
 
 

@@ -35,10 +35,19 @@ CALL_START = "<toolcall>"
 CALL_END = "</toolcall>"
 
 
+def _not_json(constant: str) -> None:
+    raise ValueError(f"{constant} is not JSON")
+
+
+def _strict_json(text: str) -> object:
+    """json.loads without NaN and Infinity, which Python reads but clients' JSON parsers don't."""
+    return json.loads(text, parse_constant=_not_json)
+
+
 def parse_block(body: str) -> list[tuple[str, str]] | None:
     """A block body -> [(name, JSON arguments)], or None when it holds no valid call."""
     try:
-        value = json.loads(body)
+        value = _strict_json(body)
     except ValueError:
         return None
     items = value if isinstance(value, list) else [value]
@@ -49,17 +58,16 @@ def parse_block(body: str) -> list[tuple[str, str]] | None:
         if not item["name"] or ("arguments" in item and "parameters" in item):
             return None
         arguments = item.get("arguments", item.get("parameters", {}))
-        if isinstance(arguments, str):
-            try:
-                if not isinstance(json.loads(arguments), dict):
-                    return None
-            except ValueError:
+        try:
+            if isinstance(arguments, str) and isinstance(_strict_json(arguments), dict):
+                calls.append((item["name"], arguments))
+            elif isinstance(arguments, dict):  # a huge number would come back as Infinity
+                calls.append((item["name"], json.dumps(arguments, ensure_ascii=False,
+                                                       allow_nan=False)))
+            else:
                 return None
-        elif isinstance(arguments, dict):
-            arguments = json.dumps(arguments, ensure_ascii=False)
-        else:
+        except ValueError:
             return None
-        calls.append((item["name"], arguments))
     return calls or None
 
 
