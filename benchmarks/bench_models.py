@@ -30,8 +30,8 @@ BATCHES = (1, 32)
 
 def build_models(root: Path, hidden: int, layers: int) -> dict[str, Path]:
     sys.path.insert(0, str(REPO))
-    from vllm_nemotron.tiny import build_nemotron_h
     from tests.harness import decilm
+    from vllm_nemotron.tiny import build_nemotron_h
 
     decilm.HIDDEN, decilm.HEAD_DIM = hidden, hidden // decilm.HEADS
     blocks = [{"attention": decilm.full_attention(2),

@@ -1,4 +1,5 @@
-"""Decode throughput of the thinking-budget processor vs none vs vLLM's native thinking_token_budget.
+"""Decode throughput of the thinking-budget processor vs none vs vLLM's native budget
+(`thinking_token_budget`).
 
 One tiny hybrid model whose template opens <think>, served by offline `LLM` engines, each in its
 own process, on the same batches:

@@ -30,7 +30,7 @@ def report(result: dict) -> None:
 
 def run_child(command: list[str], env: dict[str, str], what: str) -> dict:
     out = subprocess.run(command, env=env, capture_output=True, text=True)
-    line = [l for l in out.stdout.splitlines() if l.startswith(RESULT)]
+    line = [text for text in out.stdout.splitlines() if text.startswith(RESULT)]
     if out.returncode or not line:
         sys.exit(f"{what} failed:\n{out.stderr[-3000:]}")
     return json.loads(line[-1][len(RESULT):])

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from common import ExtraBodies, async_client, model_name, parser
+from common import ExtraBodies, async_client, parser
 
 
 async def one(api, model, index, prompt, max_tokens, body) -> tuple[int, str, str | None]:

@@ -22,7 +22,8 @@ def chat_prompt(client, model, messages) -> str:
     root = str(client.base_url).rstrip("/").removesuffix("/v1")
     tokens = httpx.post(f"{root}/tokenize", json={
         "model": model, "messages": messages, "add_generation_prompt": True}).json()["tokens"]
-    return httpx.post(f"{root}/detokenize", json={"model": model, "tokens": tokens}).json()["prompt"]
+    reply = httpx.post(f"{root}/detokenize", json={"model": model, "tokens": tokens})
+    return reply.json()["prompt"]
 
 
 def two_calls(client, model, messages, budget, max_tokens):

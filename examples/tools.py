@@ -69,7 +69,8 @@ def main() -> None:
     }]
     for call in first.message.tool_calls:
         result = get_weather(**json.loads(call.function.arguments))
-        print(f"round trip: {call.function.name}({call.function.arguments}) -> {json.dumps(result)}")
+        call_text = f"{call.function.name}({call.function.arguments})"
+        print(f"round trip: {call_text} -> {json.dumps(result)}")
         history.append({"role": "tool", "tool_call_id": call.id, "content": json.dumps(result)})
     final = ask(history, "auto")
     print(f"round trip answer: {final.message.content}")

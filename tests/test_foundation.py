@@ -40,7 +40,8 @@ print(json.dumps({
     "registered": vllm_nemotron._registered,
     "models": {a: str(ModelRegistry.models[a]) for a in vllm_nemotron.MODEL_CLASSES},
     "tool": {n: ToolParserManager.lazy_parsers.get(n) for n in vllm_nemotron.TOOL_PARSERS},
-    "reasoning": {n: ReasoningParserManager.lazy_parsers.get(n) for n in vllm_nemotron.REASONING_PARSERS},
+    "reasoning": {n: ReasoningParserManager.lazy_parsers.get(n)
+                  for n in vllm_nemotron.REASONING_PARSERS},
     "eagerly_loaded": loaded,
 }))
 """
@@ -58,9 +59,9 @@ print(json.dumps({
 def test_register_is_safe_without_vllm_plugins_env(monkeypatch):
     """VLLM_PLUGINS naming another plugin: ours stays out, nothing breaks."""
     monkeypatch.setenv("VLLM_PLUGINS", "someone_else")
-    out = subprocess.run([PY, "-c", "from vllm.plugins import load_general_plugins; "
-                          "load_general_plugins(); import vllm_nemotron; print(vllm_nemotron._registered)"],
-                         capture_output=True, text=True, timeout=120)
+    script = ("from vllm.plugins import load_general_plugins; load_general_plugins(); "
+              "import vllm_nemotron; print(vllm_nemotron._registered)")
+    out = subprocess.run([PY, "-c", script], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().endswith("False")
 
@@ -86,7 +87,8 @@ def test_doctor_reports_every_piece_loading():
     ok_lines = [line for line in out.stdout.splitlines() if line.startswith("ok  ")]
     for name in [*plugin.MODEL_CLASSES, *plugin.TOOL_PARSERS, *plugin.REASONING_PARSERS,
                  "thinking_budget", "entry point", "chat templates"]:
-        assert any(f" {name} " in line or line.split()[1:3] == name.split() for line in ok_lines), name
+        assert any(f" {name} " in line or line.split()[1:3] == name.split()
+                   for line in ok_lines), name
     assert "FAIL" not in out.stdout
 
 

@@ -50,8 +50,8 @@ def test_real_checkpoint_passes_the_smoke_checks():
 
 @pytest.fixture(scope="module")
 def tiny_gpu_server(tmp_path_factory):
-    from vllm_nemotron.tiny import build_nemotron_h
     from tests.harness.server import OpenAIServer
+    from vllm_nemotron.tiny import build_nemotron_h
 
     model = build_nemotron_h(tmp_path_factory.mktemp("models") / "nemotron-h")
     args = ["--enable-auto-tool-choice", "--tool-call-parser", "llama_nemotron_json",

@@ -227,7 +227,8 @@ def _ffn(x, sd, p, ffn, default_act):
 
 
 @torch.no_grad()
-def reference_logits(config: dict, sd: dict[str, torch.Tensor], token_ids: list[int]) -> torch.Tensor:
+def reference_logits(config: dict, sd: dict[str, torch.Tensor],
+                     token_ids: list[int]) -> torch.Tensor:
     """Logits for every position of `token_ids`, computed in float64."""
     sd = {k: v.double() for k, v in sd.items()}
     eps, theta = config["rms_norm_eps"], config.get("rope_theta", 10000.0)
@@ -248,7 +249,8 @@ def reference_logits(config: dict, sd: dict[str, torch.Tensor], token_ids: list[
             else:
                 h = h + _ffn(x, sd, p + "mlp.", ffn, config["hidden_act"])
     h = _rms_norm(h, sd["model.norm.weight"], eps)
-    head = sd["model.embed_tokens.weight"] if config["tie_word_embeddings"] else sd["lm_head.weight"]
+    tied = config["tie_word_embeddings"]
+    head = sd["model.embed_tokens.weight"] if tied else sd["lm_head.weight"]
     return h @ head.T
 
 

@@ -7,9 +7,9 @@ activation (silu), stored in two safetensors shards.
 import pytest
 import torch
 
-from vllm_nemotron.tiny import build_nemotron_h
 from tests.models.engine import MAX_TOKENS, PROMPTS, greedy_tokens
 from vllm_nemotron.models.nemotron_h import check_tensor_parallel
+from vllm_nemotron.tiny import build_nemotron_h
 
 
 @pytest.fixture(scope="module")

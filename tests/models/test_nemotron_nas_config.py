@@ -50,17 +50,21 @@ def _set(path, value):
 
 # (edit of a valid 3-layer block_configs, words the error must contain)
 MALFORMED = [
-    (_set([1, "attention", "n_heads_in_group"], KeyError), "block_configs[1].attention.n_heads_in_group"),
-    (_set([2, "attention", "n_heads_in_group"], 3), "block_configs[2].attention.n_heads_in_group=3 does not divide"),
+    (_set([1, "attention", "n_heads_in_group"], KeyError),
+     "block_configs[1].attention.n_heads_in_group"),
+    (_set([2, "attention", "n_heads_in_group"], 3),
+     "block_configs[2].attention.n_heads_in_group=3 does not divide"),
     (_set([0, "attention", "n_heads_in_group"], 0), "block_configs[0].attention.n_heads_in_group"),
     (_set([1, "ffn"], KeyError), "block_configs[1].ffn is missing"),
     (_set([0, "attention"], None), "block_configs[0].attention is missing"),
-    (_set([2, "ffn", "intermediate_size"], KeyError), "block_configs[2].ffn: needs ffn_mult or intermediate_size"),
+    (_set([2, "ffn", "intermediate_size"], KeyError),
+     "block_configs[2].ffn: needs ffn_mult or intermediate_size"),
     (_set([1, "ffn", "ffn_mult"], -1.0), None),  # intermediate_size wins; valid
     (_set([1, "attention", "replace_with_linear"], True) , None),  # linear needs no heads; valid
     (_set([0, "attention", "no_op"], True), None),
     (_set([1, "attention", "window_length"], -5), "block_configs[1].attention.window_length"),
-    (_set([1, "attention", "parallel_heads"], 7), "block_configs[1].attention.parallel_heads=7 is not supported"),
+    (_set([1, "attention", "parallel_heads"], 7),
+     "block_configs[1].attention.parallel_heads=7 is not supported"),
     (_set([2, "parallel_blocks"], [{}]), "block_configs[2].parallel_blocks"),
     (lambda b: b[:2], "block_configs has 2 entries but num_hidden_layers is 3"),
     (lambda b: None, "block_configs is missing"),
@@ -148,4 +152,5 @@ def test_kv_heads_read_past_a_linear_replaced_first_attention(checkpoint):
     blocks = config.hf_config.block_configs
     first_real = next(b.attention for b in blocks if b.attention.is_full)
     assert blocks[1].attention.replace_with_linear  # the layout this test is about
-    assert config.get_total_num_kv_heads() == config.hf_config.num_attention_heads // first_real.n_heads_in_group
+    heads = config.hf_config.num_attention_heads
+    assert config.get_total_num_kv_heads() == heads // first_real.n_heads_in_group

@@ -29,8 +29,9 @@ def test_decilm_layer_params_match_the_checkpoint(tmp_path):
 def test_nemotron_h_layer_params_match_transformers(tmp_path):
     import json
 
-    from vllm_nemotron.tiny import build_nemotron_h
     from transformers import NemotronHForCausalLM
+
+    from vllm_nemotron.tiny import build_nemotron_h
 
     path = build_nemotron_h(tmp_path, pattern="M*-M-", template=None)
     config = json.loads((path / "config.json").read_text())

@@ -22,4 +22,5 @@ def test_reference_equals_llama_on_uniform_blocks(tmp_path, n_heads_in_group, ti
     ids = [1, 40, 41, 42, 300, 7, 8, 9, 10]
     with torch.no_grad():
         expected = llama(torch.tensor([ids])).logits[0]
-    torch.testing.assert_close(reference_logits(config, sd, ids), expected, rtol=1e-5, atol=1e-5)  # transformers builds RoPE frequencies in float32
+    # transformers builds RoPE frequencies in float32
+    torch.testing.assert_close(reference_logits(config, sd, ids), expected, rtol=1e-5, atol=1e-5)

@@ -2,9 +2,9 @@
 
 import pytest
 
-from vllm_nemotron.tiny import build_nemotron_h
 from tests.harness.decilm import VARIANT_BLOCKS, build_decilm, reference_greedy
 from tests.harness.server import OpenAIServer
+from vllm_nemotron.tiny import build_nemotron_h
 
 pytestmark = pytest.mark.slow
 

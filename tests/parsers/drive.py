@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from vllm.entrypoints.openai.chat_completion.protocol import ChatCompletionRequest
+from vllm.parser.parser_manager import ParserManager
+
 import vllm_nemotron.parsers.llama_nemotron_json_tool_parser  # noqa: F401  (registers the names)
 import vllm_nemotron.parsers.nano_v3_reasoning_parser  # noqa: F401
 import vllm_nemotron.parsers.nemotron_mini_tool_parser  # noqa: F401
-from vllm.entrypoints.openai.chat_completion.protocol import ChatCompletionRequest
-from vllm.parser.parser_manager import ParserManager
 
 TOOLS = [
     {"type": "function", "function": {"name": n, "parameters": {"type": "object"}}}
@@ -50,7 +51,7 @@ class Result:
     content: str = ""
     calls: list[tuple[str, str]] = field(default_factory=list)
 
-    def normalized(self) -> "Result":
+    def normalized(self) -> Result:
         # vLLM drops whitespace-only content next to tool calls in non-streaming responses.
         content = self.content if (self.content.strip() or not self.calls) else ""
         return Result(self.reasoning, content, list(self.calls))

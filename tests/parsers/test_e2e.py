@@ -25,7 +25,8 @@ ARGS = [
     "--no-enable-prefix-caching",  # CPU-build Mamba bug, see tests/conftest.py
 ]
 TOOLS = [{"type": "function", "function": {
-    "name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]
+    "name": "get_weather",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]
 SCRIPT = ('Paris is the capital.</think>Let me check. '
           '<TOOLCALL>[{"name": "get_weather", "arguments": {"city": "Paris"}}]</TOOLCALL>')
 

@@ -14,14 +14,17 @@ W = '{"city": "Paris", "days": 3}'
 # (output, expected content, expected [(name, arguments)])
 CORPUS = [
     ("plain answer, no call", "plain answer, no call", []),
-    (f'<TOOLCALL>[{{"name": "get_weather", "arguments": {W}}}]</TOOLCALL>', "", [("get_weather", W)]),
+    (f'<TOOLCALL>[{{"name": "get_weather", "arguments": {W}}}]</TOOLCALL>', "",
+     [("get_weather", W)]),
     (f'Let me check. <TOOLCALL>[{{"name": "get_weather", "arguments": {W}}}]</TOOLCALL> Done.',
      "Let me check.  Done.", [("get_weather", W)]),
     # bare object, "parameters", arguments before name, extra keys
     (f'<TOOLCALL>{{"name": "f", "parameters": {W}}}</TOOLCALL>', "", [("f", W)]),
-    (f'<TOOLCALL>[{{"arguments": {W}, "id": 7, "ok": true, "name": "f"}}]</TOOLCALL>', "", [("f", W)]),
+    (f'<TOOLCALL>[{{"arguments": {W}, "id": 7, "ok": true, "name": "f"}}]</TOOLCALL>', "",
+     [("f", W)]),
     # arguments as a JSON string
-    ('<TOOLCALL>[{"name": "f", "arguments": "{\\"a\\": [1, 2]}"}]</TOOLCALL>', "", [("f", '{"a": [1, 2]}')]),
+    ('<TOOLCALL>[{"name": "f", "arguments": "{\\"a\\": [1, 2]}"}]</TOOLCALL>', "",
+     [("f", '{"a": [1, 2]}')]),
     # several calls, whitespace and newlines anywhere, missing arguments
     ('<TOOLCALL>\n[\n {"name" : "f" ,\n  "arguments":{"x":1}} ,\n{"name":"g"}\n]\n</TOOLCALL>',
      "", [("f", '{"x":1}'), ("g", "{}")]),
@@ -32,15 +35,18 @@ CORPUS = [
     ('<TOOLCALL>[{"name": "f", "arguments": {"q": "a \\"}]</TOOLCALL>{[<TOOLCALL>"}}]</TOOLCALL>',
      "", [("f", '{"q": "a \\"}]</TOOLCALL>{[<TOOLCALL>"}')]),
     # two blocks
-    ('a<TOOLCALL>[{"name": "f", "arguments": {}}]</TOOLCALL>b<TOOLCALL>{"name": "g", "arguments": {"y": null}}</TOOLCALL>c',
+    ('a<TOOLCALL>[{"name": "f", "arguments": {}}]</TOOLCALL>b'
+     '<TOOLCALL>{"name": "g", "arguments": {"y": null}}</TOOLCALL>c',
      "abc", [("f", "{}"), ("g", '{"y": null}')]),
     # pythonic form
-    ('<TOOLCALL>[get_weather(city="Paris", days=3), f(flag=True, x=None, xs=[1, 2])]</TOOLCALL>', "",
-     [("get_weather", '{"city": "Paris", "days": 3}'), ("f", '{"flag": true, "x": null, "xs": [1, 2]}')]),
+    ('<TOOLCALL>[get_weather(city="Paris", days=3), f(flag=True, x=None, xs=[1, 2])]</TOOLCALL>',
+     "", [("get_weather", '{"city": "Paris", "days": 3}'),
+          ("f", '{"flag": true, "x": null, "xs": [1, 2]}')]),
     ("<TOOLCALL>[f()]", "", [("f", "{}")]),
     ("x <TOOLCALL>[m.tool(s='</TOOL', n=-1.5, d={'k': (1, 2)})]</TOOLCALL>", "x ",
      [("m.tool", '{"s": "</TOOL", "n": -1.5, "d": {"k": [1, 2]}}')]),
-    ('<TOOLCALL>[{"name": "f", "arguments": {"t": "caf\\u00e9 ☕"}}]</TOOLCALL>', "", [("f", '{"t": "caf\\u00e9 ☕"}')]),
+    ('<TOOLCALL>[{"name": "f", "arguments": {"t": "caf\\u00e9 ☕"}}]</TOOLCALL>', "",
+     [("f", '{"t": "caf\\u00e9 ☕"}')]),
 ]
 
 # Malformed or not a call: unchanged content, no call, no exception.
@@ -126,9 +132,7 @@ def test_tool_choice_none_returns_no_calls():
 
 def test_required_and_named_use_vllm_json_constraint():
     """vLLM forces a JSON schema for required/named choices; the output is then plain JSON."""
-    from tests.parsers.drive import make, request
-
-    from tests.parsers.drive import CharTokenizer
+    from tests.parsers.drive import CharTokenizer, make, request
 
     parser = make(CharTokenizer(), "llama_nemotron_json")
     req = parser.adjust_request(request(tool_choice="required"))

@@ -8,8 +8,8 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from vllm_nemotron.parsers.llama_nemotron_json_tool_parser import ToolCallScanner
 from tests.parsers.drive import CharTokenizer, char_chunks, non_streaming, streaming
+from vllm_nemotron.parsers.llama_nemotron_json_tool_parser import ToolCallScanner
 
 TOK = CharTokenizer()
 OPEN_PROMPT = TOK.encode("<|im_start|>assistant\n<think>\n")
@@ -21,7 +21,8 @@ noise = st.lists(
     max_size=12).map("".join)
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-99, 99) | st.text(max_size=6),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+    lambda inner: (st.lists(inner, max_size=3)
+                   | st.dictionaries(st.text(max_size=4), inner, max_size=3)),
     max_leaves=6,
 )
 names = st.sampled_from(["get_weather", "f", "g"])
@@ -34,12 +35,14 @@ def json_call(draw):
     indent = draw(st.sampled_from([None, 1]))
     as_string = draw(st.booleans())
     value = json.dumps(args) if as_string else args
-    return json.dumps({"name": draw(names), key: value}, indent=indent, ensure_ascii=draw(st.booleans()))
+    ascii_only = draw(st.booleans())
+    return json.dumps({"name": draw(names), key: value}, indent=indent, ensure_ascii=ascii_only)
 
 
 @st.composite
 def pythonic_call(draw):
-    kwargs = draw(st.dictionaries(st.from_regex(r"[a-z]{1,4}", fullmatch=True), json_values, max_size=3))
+    keys = st.from_regex(r"[a-z]{1,4}", fullmatch=True)
+    kwargs = draw(st.dictionaries(keys, json_values, max_size=3))
     return f"{draw(names)}({', '.join(f'{k}={v!r}' for k, v in kwargs.items())})"
 
 
@@ -112,8 +115,9 @@ TOOL_CALL_TEXT = '<TOOLCALL>{"name": "f"}</TOOLCALL>'
 
 
 @settings_()
-@given(st.lists(noise | st.sampled_from(["</think>", "<think>", TOOL_CALL_TEXT, "<tool_call>", " \n"]),
-                max_size=6).map("".join), cuts, st.sampled_from(["nano_v3", "llama_nemotron_thinking"]),
+@given(st.lists(noise | st.sampled_from(
+           ["</think>", "<think>", TOOL_CALL_TEXT, "<tool_call>", " \n"]), max_size=6).map("".join),
+       cuts, st.sampled_from(["nano_v3", "llama_nemotron_thinking"]),
        st.sampled_from([{}, {"enable_thinking": False}, {"force_nonempty_content": True}]))
 def test_reasoning_streaming_equals_non_streaming(text, cut, name, kwargs):
     prompt = OPEN_PROMPT if name == "nano_v3" else TOK.encode("detailed thinking on")
@@ -127,11 +131,13 @@ def test_reasoning_streaming_equals_non_streaming(text, cut, name, kwargs):
         assert expected.content == content
 
 
+MINI_PIECES = ['<toolcall>{"name": "f", "arguments": {"a": 1}}</toolcall>',
+               '<toolcall> [{"name": "g", "parameters": {}}] </toolcall>',
+               "<toolcall>{bad}</toolcall>", "<toolcall>", "</toolcall>"]
+
+
 @settings_()
-@given(st.lists(noise | st.sampled_from(['<toolcall>{"name": "f", "arguments": {"a": 1}}</toolcall>',
-                                         '<toolcall> [{"name": "g", "parameters": {}}] </toolcall>',
-                                         "<toolcall>{bad}</toolcall>", "<toolcall>", "</toolcall>"]),
-                max_size=6).map("".join), cuts)
+@given(st.lists(noise | st.sampled_from(MINI_PIECES), max_size=6).map("".join), cuts)
 def test_nemotron_mini_streaming_equals_non_streaming(text, cut):
     expected = non_streaming(TOK, text, tool="nemotron_mini").normalized()
     assert streaming(TOK, char_chunks(text, cut), tool="nemotron_mini").normalized() == expected

@@ -6,7 +6,13 @@ from __future__ import annotations
 import pytest
 
 from tests.parsers.drive import (
-    CharTokenizer, Result, char_chunks, make, non_streaming, streaming, token_chunks,
+    CharTokenizer,
+    Result,
+    char_chunks,
+    make,
+    non_streaming,
+    streaming,
+    token_chunks,
 )
 
 OPEN = "<|im_start|>assistant\n<think>\n"
@@ -15,6 +21,7 @@ CALL = '<TOOLCALL>[{"name": "f", "arguments": {"a": 1}}]</TOOLCALL>'
 
 QWEN_CALL = '<tool_call>\n<function=f>\n<parameter=a>\n1\n</parameter>\n</function>\n</tool_call>'
 OFF = {"enable_thinking": False}
+LLAMA, ON = "llama_nemotron_thinking", "detailed thinking on"
 FORCE = {"force_nonempty_content": True}
 
 # (reasoning parser, prompt, template kwargs, output, reasoning, content, calls)
@@ -35,34 +42,38 @@ CORPUS = [
     ("nano_v3", OPEN, {}, CALL, "", "", [("f", '{"a": 1}')]),
     ("nano_v3", OPEN, {}, "a <TOOLCAL b", "a <TOOLCAL b", "", []),
     # enable_thinking false: an empty think block is dropped; a thought is reasoning
-    ("nano_v3", CLOSED, OFF, "<think></think>Paris is the capital.", "", "Paris is the capital.", []),
+    ("nano_v3", CLOSED, OFF, "<think></think>Paris is the capital.", "", "Paris is the capital.",
+     []),
     ("nano_v3", CLOSED, OFF, "<think>\n\n</think>\nParis.", "", "\nParis.", []),
     ("nano_v3", CLOSED, OFF, "<think>Hmm.</think>Paris.", "Hmm.", "Paris.", []),
     ("nano_v3", OPEN, OFF, "All <think>content</think>.", "", "All <think>content</think>.", []),
     ("nano_v3", CLOSED, OFF, "<think></think>" + CALL, "", "", [("f", '{"a": 1}')]),
     ("nano_v3", CLOSED, OFF, "<thi", "", "<thi", []),
     # ... and a thought with no answer is also the answer (force_nonempty_content)
-    ("nano_v3", CLOSED, OFF, "<think>Only a thought.</think>\n", "Only a thought.", "Only a thought.", []),
+    ("nano_v3", CLOSED, OFF, "<think>Only a thought.</think>\n", "Only a thought.",
+     "Only a thought.", []),
     ("nano_v3", OPEN, FORCE, "Only a thought.</think>", "Only a thought.", "Only a thought.", []),
-    ("nano_v3", OPEN, FORCE, "Only a thought. \n</think> \n\n", "Only a thought.", "Only a thought.", []),
+    ("nano_v3", OPEN, FORCE, "Only a thought. \n</think> \n\n", "Only a thought.",
+     "Only a thought.", []),
     ("nano_v3", OPEN, FORCE, "cut off", "cut off", "cut off", []),
     ("nano_v3", OPEN, FORCE, "Thought.</think>\n\nAnswer.", "Thought.", "\n\nAnswer.", []),
     ("nano_v3", OPEN, FORCE, "Thought.</think>\n" + CALL, "Thought.", "", [("f", '{"a": 1}')]),
     ("nano_v3", OPEN, FORCE, "</think>", "", "", []),
-    ("nano_v3", CLOSED, {}, "Closed in the prompt.</think>", "", "Closed in the prompt.</think>", []),
-    ("llama_nemotron_thinking", "detailed thinking on", {}, "<think>\nHmm.\n</think>\n\nParis.",
+    ("nano_v3", CLOSED, {}, "Closed in the prompt.</think>", "", "Closed in the prompt.</think>",
+     []),
+    (LLAMA, ON, {}, "<think>\nHmm.\n</think>\n\nParis.",
      "\nHmm.", "\n\nParis.", []),
-    ("llama_nemotron_thinking", "detailed thinking on", {}, "<think>cut off", "cut off", "", []),
-    ("llama_nemotron_thinking", "detailed thinking on", {}, "No think block.", "", "No think block.", []),
-    ("llama_nemotron_thinking", "detailed thinking on", {}, "<thi", "", "<thi", []),
-    ("llama_nemotron_thinking", "detailed thinking on", {}, " <think>x</think>", "", " <think>x</think>", []),
-    ("llama_nemotron_thinking", "detailed thinking on", {}, "<think></think>" + CALL, "", "", [("f", '{"a": 1}')]),
-    ("llama_nemotron_thinking", "detailed thinking on", {}, "<think>Call it.\n" + CALL, "Call it.", "",
+    (LLAMA, ON, {}, "<think>cut off", "cut off", "", []),
+    (LLAMA, ON, {}, "No think block.", "", "No think block.", []),
+    (LLAMA, ON, {}, "<thi", "", "<thi", []),
+    (LLAMA, ON, {}, " <think>x</think>", "", " <think>x</think>", []),
+    (LLAMA, ON, {}, "<think></think>" + CALL, "", "", [("f", '{"a": 1}')]),
+    (LLAMA, ON, {}, "<think>Call it.\n" + CALL, "Call it.", "",
      [("f", '{"a": 1}')]),
-    ("llama_nemotron_thinking", "detailed thinking on", {}, "<think>x " + QWEN_CALL, "x " + QWEN_CALL, "", []),
-    ("llama_nemotron_thinking", "detailed thinking off", {}, "<think>x</think>y", "", "<think>x</think>y", []),
-    ("llama_nemotron_thinking", "sys", OFF, "<think>x</think>y", "x", "y", []),
-    ("llama_nemotron_thinking", "sys", OFF, "<think>\n</think>\n\ny", "", "\n\ny", []),
+    (LLAMA, ON, {}, "<think>x " + QWEN_CALL, "x " + QWEN_CALL, "", []),
+    (LLAMA, "detailed thinking off", {}, "<think>x</think>y", "", "<think>x</think>y", []),
+    (LLAMA, "sys", OFF, "<think>x</think>y", "x", "y", []),
+    (LLAMA, "sys", OFF, "<think>\n</think>\n\ny", "", "\n\ny", []),
 ]
 
 
@@ -92,8 +103,8 @@ def test_token_views(tag_tokenizer, tags):
     assert parser.is_reasoning_end(enc(CLOSED)) and not parser.is_reasoning_end(enc(OPEN))
     # Thinking off: the frontend still reads the output (to drop a re-emitted think block); a
     # grammar covers the output from its first token through adjust_request instead.
-    assert not make(tok, reasoning="nano_v3", enable_thinking=False).reasoning_parser.is_reasoning_end(
-        enc(OPEN))
+    off = make(tok, reasoning="nano_v3", enable_thinking=False).reasoning_parser
+    assert not off.is_reasoning_end(enc(OPEN))
     llama = make(tok, reasoning="llama_nemotron_thinking").reasoning_parser
     assert not llama.is_reasoning_end(enc("detailed thinking on"))
     assert llama.is_reasoning_end(enc("detailed thinking off"))
@@ -113,7 +124,8 @@ def test_token_views(tag_tokenizer, tags):
     again = make(tok, reasoning="nano_v3").reasoning_parser
     full = prompt + output
     assert again.is_reasoning_end_streaming(full, output)
-    assert not again.is_reasoning_end_streaming(full[:-len(content) - 1], output[:-len(content) - 1])
+    shorter = len(content) + 1
+    assert not again.is_reasoning_end_streaming(full[:-shorter], output[:-shorter])
 
 
 class SpecialTagTokenizer(CharTokenizer):

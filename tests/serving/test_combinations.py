@@ -123,7 +123,7 @@ def test_budget_with_structured_outputs_every_combination(server):
     Thinking closes within budget + grace + "\\n</think>", and the answer obeys the grammar."""
     with ThreadPoolExecutor(len(CASES)) as pool:
         results = list(pool.map(lambda case: run_case(server, *case[1:]), CASES))
-    for (name, fields, stream, compact), result in zip(CASES, results):
+    for (name, _, stream, compact), result in zip(CASES, results):
         reasoning, content, calls, tokens, finish = result
         label = (name, stream, compact)
         assert "</think>" in tokens, label

@@ -11,9 +11,9 @@ import json
 
 import pytest
 
-from vllm_nemotron.tiny import save_tokenizer
 from tests.parsers.drive import non_streaming, streaming, token_chunks
 from vllm_nemotron import chat_templates
+from vllm_nemotron.tiny import save_tokenizer
 
 TOOLS = [{"type": "function", "function": {
     "name": name, "description": "d",

@@ -32,7 +32,8 @@ class ServeCommand(OpenAIServer):
 @pytest.fixture(scope="module")
 def mini_server(tmp_path_factory):
     model_dir = build_nemotron4(tmp_path_factory.mktemp("mini") / "nemotron-mini")
-    with ServeCommand(model_dir, ["--logits-processors", "tests.harness.scripted:ScriptedOutput"]) as server:
+    scripted = ["--logits-processors", "tests.harness.scripted:ScriptedOutput"]
+    with ServeCommand(model_dir, scripted) as server:
         yield server
 
 

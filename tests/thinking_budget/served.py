@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from vllm_nemotron.thinking_budget.markers import END_TEXT, TOOL_STARTS
 
-
 # Thinking ends at `</think>` or at a tool-call opener (the random model writes those too;
 # the parsers and the budget both read one as the end of thinking).
 THOUGHT_ENDS = ("</think>", *TOOL_STARTS)

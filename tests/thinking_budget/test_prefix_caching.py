@@ -13,8 +13,8 @@ from transformers import PreTrainedTokenizerFast
 from tests.harness.decilm import build_decilm
 from tests.harness.server import OpenAIServer
 from tests.thinking_budget.served import end_sequence, thinking_tokens
-from vllm_nemotron.thinking_budget.params import DEFAULT_GRACE
 from vllm_nemotron.chat_templates import text as chat_template
+from vllm_nemotron.thinking_budget.params import DEFAULT_GRACE
 
 pytestmark = pytest.mark.slow
 

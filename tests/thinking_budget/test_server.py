@@ -1,4 +1,5 @@
-"""End to end on the CPU server (V1 runner) with the tiny hybrid model, whose template opens <think>.
+"""End to end on the CPU server (V1 runner) with the tiny hybrid model, whose template opens
+<think>.
 
 One server for the module; every budget and seed goes out in one concurrent batch.
 """

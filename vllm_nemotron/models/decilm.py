@@ -362,7 +362,8 @@ class DeciLMModel(nn.Module):
             config.num_hidden_layers, make_layer, prefix=f"{prefix}.layers"
         )
         if pp.is_last_rank:
-            self.norm: RMSNorm | PPMissingLayer = RMSNorm(config.hidden_size, eps=config.rms_norm_eps)
+            self.norm: RMSNorm | PPMissingLayer = RMSNorm(
+                config.hidden_size, eps=config.rms_norm_eps)
         else:
             self.norm = PPMissingLayer()
         self.make_empty_intermediate_tensors = make_empty_intermediate_tensors_factory(

@@ -14,10 +14,10 @@ read once, so the total cost is linear in the output length. The scanner speaks 
 parser-engine event vocabulary (`SemanticEvent`).
 
 Anything malformed or not a call is returned unchanged as content; arguments must be a strict
-JSON object (Python's `json` would also read NaN and Infinity, which clients cannot). One case cannot be the
-same both ways: if a block breaks after one of its calls was already streamed (output cut
-off inside the arguments, or garbage after a call), non-streaming returns the whole output
-as content, while the stream cannot take back those deltas and sends the rest as content.
+JSON object (Python's `json` would also read NaN and Infinity, which clients cannot). One case
+cannot be the same both ways: if a block breaks after one of its calls was already streamed
+(output cut off inside the arguments, or garbage after a call), non-streaming returns the whole
+output as content, while the stream cannot take back those deltas and sends the rest as content.
 
 Self-contained (imports only vLLM), so the file also works as
 `--tool-parser-plugin .../llama_nemotron_json_tool_parser.py`.

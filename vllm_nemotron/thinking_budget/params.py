@@ -1,6 +1,7 @@
 """Per-request thinking-budget options, read from `SamplingParams.extra_args`.
 
-Clients send them as `extra_body={"vllm_xargs": {"thinking_budget": N, "thinking_budget_grace": G}}`.
+Clients send them as
+`extra_body={"vllm_xargs": {"thinking_budget": N, "thinking_budget_grace": G}}`.
 Validation runs in the API server (via the processor's `validate_params`), so a bad value is an
 HTTP 400 that names the parameter, before any work starts.
 """

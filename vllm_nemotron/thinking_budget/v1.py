@@ -1,4 +1,5 @@
-"""Adapter for vLLM's V1 model runner (the CPU build): `update_state(BatchUpdate)` + `apply(logits)`.
+"""Adapter for vLLM's V1 model runner (the CPU build): `update_state(BatchUpdate)` and
+`apply(logits)`.
 
 The V1 runner hands each added request a live reference to its output token list, so the state
 machine reads the tokens directly; rows are batch indices, kept in step by vLLM's own
