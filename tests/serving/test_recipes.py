@@ -272,6 +272,12 @@ def test_ultra_plan(target, expected):
         assert parallel(make_recipe(model, target=target)) == expected
 
 
+def test_super_fits_one_h200():
+    """The Super-49B card: it fits a single H200 (141 GB)."""
+    assert parallel(make_recipe("nvidia/Llama-3_3-Nemotron-Super-49B-v1",
+                                target=Target.given(1, 141))) == (1, 1)
+
+
 def test_fp8_name_halves_the_weights():
     assert parallel(make_recipe("nvidia/Llama-3_3-Nemotron-Super-49B-v1-FP8",
                                 target=H100x8)) == (1, 1)
