@@ -538,16 +538,10 @@ class LlamaNemotronJsonToolParser(ToolParser):
         return ExtractedToolCallInformation(
             tools_called=True, tool_calls=calls, content=content or None)
 
-    def extract_tool_calls_streaming(
-        self,
-        previous_text: str,
-        current_text: str,
-        delta_text: str,
-        previous_token_ids: Sequence[int],
-        current_token_ids: Sequence[int],
-        delta_token_ids: Sequence[int],
-        request: Any,
-    ) -> DeltaMessage | None:
+    def extract_tool_calls_streaming(  # vLLM's signature; only the new text is read
+            self, previous_text: str, current_text: str, delta_text: str,
+            previous_token_ids: Sequence[int], current_token_ids: Sequence[int],
+            delta_token_ids: Sequence[int], request: Any) -> DeltaMessage | None:
         return self._message(self._scanner.feed(delta_text))
 
     def finish_streaming(self) -> DeltaMessage | None:

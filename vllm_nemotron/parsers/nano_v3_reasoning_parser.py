@@ -285,15 +285,10 @@ class _ThinkReasoningParser(ReasoningParser):
             self._stream = _Stream(self._new_splitter(), self.force_content)
         return self._stream
 
-    def extract_reasoning_streaming(
-        self,
-        previous_text: str,
-        current_text: str,
-        delta_text: str,
-        previous_token_ids: Sequence[int],
-        current_token_ids: Sequence[int],
-        delta_token_ids: Sequence[int],
-    ) -> DeltaMessage | None:
+    def extract_reasoning_streaming(  # vLLM's signature; only the new text is read
+            self, previous_text: str, current_text: str, delta_text: str,
+            previous_token_ids: Sequence[int], current_token_ids: Sequence[int],
+            delta_token_ids: Sequence[int]) -> DeltaMessage | None:
         return self._streamer().feed(delta_text)
 
     def has_engine_confirmed_reasoning_end(self) -> bool:

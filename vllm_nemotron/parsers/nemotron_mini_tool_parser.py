@@ -18,14 +18,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from vllm.entrypoints.generate.base.protocol import (
-    DeltaFunctionCall,
-    DeltaMessage,
-    DeltaToolCall,
-    ExtractedToolCallInformation,
-    FunctionCall,
-    ToolCall,
-)
+from vllm.entrypoints.generate.base import protocol
 from vllm.parser.engine.events import EventType, SemanticEvent
 from vllm.renderers.chat_utils import make_tool_call_id
 from vllm.tool_parsers.abstract_tool_parser import ToolParser, ToolParserManager
@@ -158,33 +151,30 @@ class NemotronMiniToolParser(ToolParser):
                 request.skip_special_tokens = False
         return request
 
-    def extract_tool_calls(self, model_output: str, request: Any) -> ExtractedToolCallInformation:
+    def extract_tool_calls(self, model_output: str,
+                           request: Any) -> protocol.ExtractedToolCallInformation:
         scanner = BlockScanner()
         events = scanner.feed(model_output) + scanner.finish()
-        calls = [ToolCall(id=make_tool_call_id(), function=FunctionCall(name=n, arguments=a))
+        calls = [protocol.ToolCall(id=make_tool_call_id(),
+                                   function=protocol.FunctionCall(name=n, arguments=a))
                  for n, a in _calls(events)]
         if not calls:
-            return ExtractedToolCallInformation(
+            return protocol.ExtractedToolCallInformation(
                 tools_called=False, tool_calls=[], content=model_output)
-        return ExtractedToolCallInformation(
+        return protocol.ExtractedToolCallInformation(
             tools_called=True, tool_calls=calls, content=_content(events) or None)
 
-    def extract_tool_calls_streaming(
-        self,
-        previous_text: str,
-        current_text: str,
-        delta_text: str,
-        previous_token_ids: Sequence[int],
-        current_token_ids: Sequence[int],
-        delta_token_ids: Sequence[int],
-        request: Any,
-    ) -> DeltaMessage | None:
-        return self._message(self._scanner.feed(delta_text))
-
-    def finish_streaming(self) -> DeltaMessage | None:
+    def finish_streaming(self) -> protocol.DeltaMessage | None:
         return self._message(self._scanner.finish())
 
-    def _message(self, events: list[SemanticEvent]) -> DeltaMessage | None:
+    def extract_tool_calls_streaming(  # vLLM's signature; only the new text is read
+            self, previous_text: str, current_text: str, delta_text: str,
+            previous_token_ids: Sequence[int], current_token_ids: Sequence[int],
+            delta_token_ids: Sequence[int], request: Any,
+    ) -> protocol.DeltaMessage | None:
+        return self._message(self._scanner.feed(delta_text))
+
+    def _message(self, events: list[SemanticEvent]) -> protocol.DeltaMessage | None:
         content = _content(events)
         tool_calls = []
         for name, arguments in _calls(events):
@@ -193,16 +183,16 @@ class NemotronMiniToolParser(ToolParser):
             self.streamed_args_for_tool.append(arguments)
             self.current_tool_id = index
             tool_calls.append(
-                DeltaToolCall(
+                protocol.DeltaToolCall(
                     index=index,
                     id=make_tool_call_id(),
                     type="function",
-                    function=DeltaFunctionCall(name=name, arguments=arguments),
+                    function=protocol.DeltaFunctionCall(name=name, arguments=arguments),
                 )
             )
         if not content and not tool_calls:
             return None
-        return DeltaMessage(content=content or None, tool_calls=tool_calls)
+        return protocol.DeltaMessage(content=content or None, tool_calls=tool_calls)
 
 
 ToolParserManager.register_module(name="nemotron_mini", module=NemotronMiniToolParser)
