@@ -79,8 +79,8 @@ class V2ThinkingBudget:
         slots = ctx.idx_mapping_np[batch_pos].tolist()
         if ctx.expanded_idx_mapping.shape[0] == ctx.idx_mapping_np.shape[0]:
             seq_lens = ctx.seq_lens_upper_bound_np[batch_pos].tolist()  # exact without drafts
-            rows = zip(slots, seq_lens, batch_pos.tolist(), strict=True)
-            return [_Rows(s, n, [i]) for s, n, i in rows]
+            single = zip(slots, seq_lens, batch_pos.tolist(), strict=True)
+            return [_Rows(s, n, [i]) for s, n, i in single]
         rows: dict[int, list[int]] = {s: [] for s in slots}
         for row, slot in enumerate(ctx.expanded_idx_mapping.tolist()):
             if slot in rows:
