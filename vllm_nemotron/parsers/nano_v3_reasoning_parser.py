@@ -35,7 +35,6 @@ from enum import Enum
 from typing import Any
 
 from vllm.entrypoints.generate.base.protocol import DeltaMessage
-from vllm.logger import init_logger
 from vllm.parser.engine.events import EventType, SemanticEvent
 from vllm.reasoning.abs_reasoning_parsers import ReasoningParser, ReasoningParserManager
 from vllm.tool_parsers.utils import partial_tag_overlap
@@ -44,8 +43,6 @@ try:  # the installed plugin maps reasoning_effort to a thinking budget; a drop-
     from vllm_nemotron.thinking_budget.effort import apply_reasoning_effort
 except ImportError:  # pragma: no cover - drop-in use without the plugin
     apply_reasoning_effort = None  # type: ignore[assignment]
-
-logger = init_logger(__name__)
 
 THINK_START = "<think>"
 THINK_END = "</think>"
