@@ -18,7 +18,10 @@ import shlex
 import sys
 from collections.abc import Callable
 from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from vllm_nemotron.recipes import Recipe
 
 DIST = "vllm-nemotron"
 
@@ -127,14 +130,15 @@ def checks() -> list[tuple[str, Callable[[], str]]]:
 
 def model_report(argv: list[str]) -> int:
     """Print what serving the model would do, and what is wrong with the user's arguments."""
-    from vllm_nemotron.preflight import preflight
-    from vllm_nemotron.serve import resolve
+    from vllm_nemotron.serve import with_recipe
 
-    resolved = resolve("doctor", "Check how a Nemotron model would be served.", argv,
-                       for_this_machine=False)
-    if isinstance(resolved, int):
-        return resolved
-    recipe, args, extra = resolved
+    return with_recipe("doctor", "Check how a Nemotron model would be served.", argv, False,
+                       _report)
+
+
+def _report(recipe: Recipe, args: list[str], extra: list[str]) -> int:
+    from vllm_nemotron.preflight import preflight
+
     fam = recipe.family
     print(f"model         {recipe.model}")
     print(f"family        {fam.name}: {fam.description}")

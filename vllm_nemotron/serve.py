@@ -15,6 +15,7 @@ import shlex
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from typing import TextIO
 
 from .local_server import server_command
@@ -59,9 +60,11 @@ def target_from(args: argparse.Namespace, for_this_machine: bool) -> Target:
     return Target.cpu_build() if for_this_machine else Target.reference()
 
 
-def resolve(prog: str, what: str, argv: list[str], for_this_machine: bool
-            ) -> tuple[Recipe, list[str], list[str]] | int:
-    """(recipe, merged vLLM args, the user's own vLLM args), or an exit status after an error."""
+def with_recipe(prog: str, what: str, argv: list[str], for_this_machine: bool,
+                then: Callable[[Recipe, list[str], list[str]], int]) -> int:
+    """Parse the command line, make the recipe and call `then(recipe, merged vLLM args, the
+    user's own vLLM args)`; on a usage error, an unknown model or a model that does not fit,
+    print why and return the exit status instead."""
     try:
         args, extra = parser(prog, what).parse_known_args(argv)
     except SystemExit as exc:  # argparse already printed the usage or help
@@ -76,7 +79,7 @@ def resolve(prog: str, what: str, argv: list[str], for_this_machine: bool
     except DoesNotFitError as exc:
         print(f"vllm-nemotron: {args.model} {exc}", file=sys.stderr)
         return EXIT_DOES_NOT_FIT
-    return recipe, merge_args(recipe.args, extra), extra
+    return then(recipe, merge_args(recipe.args, extra), extra)
 
 
 def explain(recipe: Recipe, extra: list[str], out: TextIO) -> None:
@@ -89,23 +92,22 @@ def explain(recipe: Recipe, extra: list[str], out: TextIO) -> None:
 
 def recipe_main(argv: list[str]) -> int:
     """Print the `vllm serve` command for a model, with why each flag is there."""
-    resolved = resolve("recipe", "Print the vllm serve command for a Nemotron model.", argv,
-                       for_this_machine=False)
-    if isinstance(resolved, int):
-        return resolved
-    recipe, args, extra = resolved
-    explain(recipe, extra, sys.stdout)
-    print(shlex.join(["vllm", "serve", recipe.model, *args]))
-    return 0
+    def show(recipe: Recipe, args: list[str], extra: list[str]) -> int:
+        explain(recipe, extra, sys.stdout)
+        print(shlex.join(["vllm", "serve", recipe.model, *args]))
+        return 0
+
+    return with_recipe("recipe", "Print the vllm serve command for a Nemotron model.", argv,
+                       False, show)
 
 
 def serve_main(argv: list[str]) -> int:
     """Run the OpenAI-compatible vLLM server for a model with its family's recipe."""
-    resolved = resolve("serve", "Serve a Nemotron model with the right vLLM settings.", argv,
-                       for_this_machine=True)
-    if isinstance(resolved, int):
-        return resolved
-    recipe, args, extra = resolved
+    return with_recipe("serve", "Serve a Nemotron model with the right vLLM settings.", argv,
+                       True, _run_server)
+
+
+def _run_server(recipe: Recipe, args: list[str], extra: list[str]) -> int:
     explain(recipe, extra, sys.stderr)
     command = server_command(recipe.model, args)
     print(f"# running: {shlex.join(command)}", file=sys.stderr, flush=True)
