@@ -22,6 +22,16 @@ def thinking_tokens(choice) -> int:
     return len(tokens) if end is None else end
 
 
+def answer(choice) -> str | None:
+    """What a choice said after thinking ended (a tool-call opener counts as answer), or None
+    when thinking never ended; the choice must carry `logprobs`."""
+    tokens = [t.token for t in choice.logprobs.content]
+    end = thought_end(tokens)
+    if end is None:
+        return None
+    return "".join(tokens[end + 1:] if tokens[end] == "</think>" else tokens[end:])
+
+
 def end_sequence(tokenizer) -> tuple[int, int]:
     """(length of the forced end sequence in tokens, position of `</think>` within it)."""
     end_ids = tokenizer.encode(END_TEXT, add_special_tokens=False)

@@ -13,7 +13,7 @@ import pytest
 from transformers import AutoTokenizer
 
 from tests.harness.server import OpenAIServer
-from tests.thinking_budget.served import end_sequence, thinking_tokens
+from tests.thinking_budget.served import end_sequence, thinking_tokens, thought_end
 from vllm_nemotron.thinking_budget.params import DEFAULT_GRACE
 
 pytestmark = pytest.mark.slow
@@ -56,7 +56,7 @@ def test_budget_holds_through_preemption(server, end_len):
     for budget, response in zip(BUDGETS, responses):
         choice = response.choices[0]
         assert thinking_tokens(choice) <= budget + DEFAULT_GRACE + end_len - 1, budget
-        assert "</think>" in choice.message.content, budget
+        assert thought_end([t.token for t in choice.logprobs.content]) is not None, budget
 
 
 def test_every_choice_of_n_keeps_the_budget(server, end_len):
@@ -66,4 +66,4 @@ def test_every_choice_of_n_keeps_the_budget(server, end_len):
         len(c.logprobs.content) for c in response.choices)
     for choice in response.choices:
         assert thinking_tokens(choice) <= 4 + DEFAULT_GRACE + end_len - 1
-        assert "</think>" in choice.message.content
+        assert thought_end([t.token for t in choice.logprobs.content]) is not None

@@ -13,7 +13,7 @@ import pytest
 from transformers import AutoTokenizer
 
 from tests.harness.server import OpenAIServer
-from tests.thinking_budget.served import end_sequence, thinking_tokens
+from tests.thinking_budget.served import answer, end_sequence, thinking_tokens
 from vllm_nemotron.thinking_budget.params import DEFAULT_GRACE
 
 pytestmark = pytest.mark.slow
@@ -56,10 +56,9 @@ def test_budgets_in_one_concurrent_batch(server, tiny_hybrid):
             assert thought == close_at, seed
         # `</think>` is the end sequence's second-to-last token at the latest
         assert thought <= budget + DEFAULT_GRACE + end_len - 1, (budget, seed)
-        text = response.choices[0].message.content
-        assert "</think>" in text, (budget, seed)
-        answer = text.split("</think>", 1)[1]
-        assert answer.strip() or response.choices[0].finish_reason == "stop", (budget, seed)
+        said = answer(response.choices[0])
+        assert said is not None, (budget, seed)  # thinking ended
+        assert said.strip() or response.choices[0].finish_reason == "stop", (budget, seed)
         # without a budget the same request thinks longer
         unbudgeted = thinking_tokens(results[(None, seed)].choices[0])
         if budget + DEFAULT_GRACE + end_len < unbudgeted:
