@@ -16,8 +16,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.manifests import (IMAGE_TEMPLATE_DIR, OVERLAYS, REPO, one, pod_templates,
-                                    render, require_tool, serves_api, workloads)
+from tests.deploy.manifests import (
+    IMAGE_TEMPLATE_DIR,
+    OVERLAYS,
+    REPO,
+    one,
+    pod_templates,
+    render,
+    require_tool,
+    serves_api,
+    workloads,
+)
 
 KUBERNETES_VERSION = "1.30"  # oldest release the manifests target (PDB v1, seccompProfile, ...)
 LWS_SCHEMA = Path(__file__).parent / "schemas" / "leaderworkerset-v1.json"
@@ -280,9 +289,10 @@ def test_multinode_workers_run_the_leaders_engine():
 
 
 def _resolve_parsers(args):
-    import vllm_nemotron
     from vllm.reasoning import ReasoningParserManager
     from vllm.tool_parsers import ToolParserManager
+
+    import vllm_nemotron
 
     vllm_nemotron.register()
     if args.tool_call_parser:
