@@ -157,9 +157,6 @@ class Recipe:
     plan: Plan | None = None
     template: TemplateChoice | None = None
 
-    def command(self) -> list[str]:
-        return ["vllm", "serve", self.model, *self.args]
-
 
 def supported_text() -> str:
     lines = ["Supported families (pick one with --family NAME):"]
