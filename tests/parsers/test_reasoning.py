@@ -46,7 +46,9 @@ CORPUS = [
      []),
     ("nano_v3", CLOSED, OFF, "<think>\n\n</think>\nParis.", "", "\nParis.", []),
     ("nano_v3", CLOSED, OFF, "<think>Hmm.</think>Paris.", "Hmm.", "Paris.", []),
-    ("nano_v3", OPEN, OFF, "All <think>content</think>.", "", "All <think>content</think>.", []),
+    ("nano_v3", CLOSED, OFF, "All <think>content</think>.", "", "All <think>content</think>.", []),
+    # a template that ignores enable_thinking (Nano-9B-v2's own) opened <think>: the prompt wins
+    ("nano_v3", OPEN, OFF, "Hmm.</think>Paris.", "Hmm.", "Paris.", []),
     ("nano_v3", CLOSED, OFF, "<think></think>" + CALL, "", "", [("f", '{"a": 1}')]),
     ("nano_v3", CLOSED, OFF, "<thi", "", "<thi", []),
     # ... and a thought with no answer is also the answer (force_nonempty_content)

@@ -243,9 +243,13 @@ class _ThinkReasoningParser(ReasoningParser):
         raise NotImplementedError
 
     def _start_mode(self, prompt_ids: Sequence[int] | None) -> Mode:
-        if self.enable_thinking is False:
-            return Mode.START  # thinking off, but a model may still open a think block
-        return self._start_after_prompt(prompt_ids)
+        if self.enable_thinking is not False:
+            return self._start_after_prompt(prompt_ids)
+        if prompt_ids is not None and self._prompt_tag_state(prompt_ids) is Mode.REASONING:
+            # The template ignored enable_thinking and opened `<think>` (Nano-9B-v2's own
+            # template does): the prompt, not the kwarg, says where the output starts.
+            return Mode.REASONING
+        return Mode.START  # thinking off, but a model may still open a think block
 
     def is_reasoning_end(self, input_ids: Sequence[int]) -> bool:
         """Called with the prompt: True when generation starts after reasoning."""
