@@ -95,6 +95,16 @@ def test_thinking_off_is_left_alone():
     assert generate(SINGLE, 0, 0, [], opened=False) == [WORD] * 30
 
 
+@pytest.mark.parametrize("markers,model", [
+    (SINGLE, [WORD, 1] + [WORD] * 8),         # <think> inside the answer, e.g. a JSON string
+    (MULTI, [WORD, 20, 21, 22] + [WORD] * 6),
+])
+def test_think_tag_after_the_start_is_text(markers, model):
+    """Thinking off: a later `<think>` is answer text; forcing an end there would put tokens
+    into the answer (inside a JSON string, ones its grammar rejects)."""
+    assert generate(markers, 0, 0, model, opened=False, length=10, structured=True) == model
+
+
 @pytest.mark.parametrize("markers,tail,opened", [
     (SINGLE, [7, 1], True), (SINGLE, [7, 1, NL], True), (SINGLE, [1, 2], False),
     (SINGLE, [1, NL, 2, NL2], False), (SINGLE, [7, 8], False), (SINGLE, [], False),
@@ -152,9 +162,10 @@ def test_budget_law_and_rebuilt_track_agrees(model, budget, grace, opened, struc
         assert track.forced_token(out[:n]) == fresh
     if opened:
         start = 0
-    elif 1 in out:
-        start = out.index(1) + 1
+    elif out[:1] == [1]:  # only an output that opens with <think> thinks
+        start = 1
     else:
+        assert out == model[:len(out)] + [WORD] * (len(out) - len(model)), "forced a token"
         return
     closes = [i for i in range(start, len(out)) if out[i] in (2, CALL)]
     assert closes, "thinking was never closed"

@@ -6,7 +6,8 @@ Everything is derived from the request's output token ids (plus whether the prom
     not thinking -> thinking (free for `budget` tokens) -> grace (until a line/sentence ends, at
     most `grace` tokens) -> forcing the end sequence token by token -> closed (no-op)
 
-The model closes thinking itself with `</think>` or by opening a tool call. The end sequence is
+Without `<think>` left open by the prompt, only an output that opens with `<think>` thinks. The
+model closes thinking itself with `</think>` or by opening a tool call. The end sequence is
 "\n</think>\n\n", or only "\n</think>" when a grammar constrains the answer: the grammar owns
 every token after `</think>`, and vLLM terminates a request whose token it rejects.
 
@@ -76,9 +77,15 @@ class ThinkingTrack:
                 break
             end = pos + 1
             if self.think_start is None:
+                # Only an output that opens with `<think>` thinks (as the reasoning parsers read
+                # it); a `<think>` later on is text, e.g. inside a JSON answer's string.
+                if end < len(m.start):
+                    continue
                 if ends_with(self._window(output_ids, end, len(m.start)), len(m.start), m.start):
                     self.think_start = end
-                continue
+                    continue
+                self.closed = True  # it never opened: nothing to budget
+                break
             window = self._window(output_ids, end, min(longest, end - self.think_start))
             # The model's own `</think>` or tool-call opener closes thinking; once forcing began,
             # only the whole end sequence does (its `</think>` is ours).
