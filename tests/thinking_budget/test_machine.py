@@ -25,7 +25,7 @@ MULTI = ThinkingMarkers(start=(20, 21, 22), close=(23, 21, 22), end_sequence=(NL
 
 def generate(markers, budget, grace, model_says, *, opened=True, length=30, structured=False):
     """Decode `length` tokens: the model says `model_says` unless the track forces a token."""
-    track = ThinkingTrack(markers, BudgetParams(budget, grace), opened, structured)
+    track = ThinkingTrack(markers, BudgetParams(budget, grace, structured), opened)
     model = itertools.chain(model_says, itertools.repeat(WORD))
     out: list[int] = []
     while len(out) < length:
@@ -155,10 +155,10 @@ def test_budget_law_and_rebuilt_track_agrees(model, budget, grace, opened, struc
     """Thinking never exceeds budget + grace + end sequence; a fresh track (after preemption)
     makes the same decision as the incremental one at every step."""
     out = generate(SINGLE, budget, grace, model, opened=opened, length=45, structured=structured)
-    params = BudgetParams(budget, grace)
-    track = ThinkingTrack(SINGLE, params, opened, structured)
+    params = BudgetParams(budget, grace, structured)
+    track = ThinkingTrack(SINGLE, params, opened)
     for n in range(len(out)):
-        fresh = ThinkingTrack(SINGLE, params, opened, structured).forced_token(out[:n])
+        fresh = ThinkingTrack(SINGLE, params, opened).forced_token(out[:n])
         assert track.forced_token(out[:n]) == fresh
     if opened:
         start = 0

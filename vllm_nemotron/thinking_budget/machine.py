@@ -35,13 +35,12 @@ UNKNOWN = -1
 class ThinkingTrack:
     """Budget state of one request; `forced_token(output_ids)` is the whole interface."""
 
-    def __init__(self, markers: ThinkingMarkers, params: BudgetParams, opened_in_prompt: bool,
-                 structured: bool = False):
+    def __init__(self, markers: ThinkingMarkers, params: BudgetParams, opened_in_prompt: bool):
         self.markers = markers
         self.budget = params.budget
         self.grace = params.grace
         self.opened_in_prompt = opened_in_prompt
-        self.end_sequence = markers.closing_sequence if structured else markers.end_sequence
+        self.end_sequence = markers.closing_sequence if params.structured else markers.end_sequence
         self.closers = (markers.close, *markers.tool_starts)  # how the model itself closes
         self.forced: dict[int, int] = {}  # position -> token this track forced there
         self._reset()

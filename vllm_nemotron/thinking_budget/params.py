@@ -25,10 +25,12 @@ MAX_GRACE = 4096
 
 @dataclass(frozen=True)
 class BudgetParams:
-    """A request's reasoning-token budget and its grace to finish the line."""
+    """A request's reasoning-token budget, its grace to finish the line, and whether a grammar
+    constrains its answer (then nothing may be forced after `</think>`)."""
 
     budget: int
     grace: int = DEFAULT_GRACE
+    structured: bool = False
 
 
 def _checked_int(name: str, value: object, limit: int) -> int:
@@ -57,4 +59,4 @@ def budget_params(sampling_params: SamplingParams) -> BudgetParams | None:
         raise VLLMValidationError(
             f"{BUDGET_KEY} and vLLM's native thinking_token_budget cannot be combined; "
             "use one of them", parameter=BUDGET_KEY, value=extra[BUDGET_KEY])
-    return BudgetParams(budget, grace)
+    return BudgetParams(budget, grace, sampling_params.structured_outputs is not None)

@@ -48,8 +48,7 @@ class V1ThinkingBudget:
                 "are enforced by token count only (no grace, no detection of the model's own "
                 "<think>/</think>). Serve with --no-async-scheduling or add "
                 "--logits-processors %s for exact behaviour.", FQCN)
-        structured = params.structured_outputs is not None
-        if self.count_only and structured:
+        if self.count_only and budget.structured:
             # Blind to the model's own `</think>`, the track could force it again inside the
             # answer, which the grammar would reject (a failed request): leave it unbudgeted.
             logger.warning_once("thinking_budget: not enforced for structured-output requests "
@@ -57,7 +56,7 @@ class V1ThinkingBudget:
             return None
         markers = self.markers.get()
         opened = prompt_opens_thinking(markers, (prompt_ids or [])[-PROMPT_TAIL:])
-        return ThinkingTrack(markers, budget, opened, structured), output_ids
+        return ThinkingTrack(markers, budget, opened), output_ids
 
     def update_state(self, batch_update: BatchUpdate | None) -> None:
         process_dict_updates(self.tracks, batch_update, self._new_track)

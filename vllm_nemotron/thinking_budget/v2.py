@@ -30,9 +30,8 @@ if TYPE_CHECKING:
 class _Slot:
     """A budgeted request's host-side mirror of its output tokens and its state machine."""
 
-    def __init__(self, params: BudgetParams, structured: bool):
+    def __init__(self, params: BudgetParams):
         self.params = params
-        self.structured = structured
         self.track: ThinkingTrack | None = None  # built on the first step that samples
         self.output_ids: list[int] = []
 
@@ -67,7 +66,7 @@ class V2ThinkingBudget:
         self.slots.pop(req_idx, None)
         self.budgeted[req_idx] = budget is not None
         if budget is not None:
-            self.slots[req_idx] = _Slot(budget, sampling_params.structured_outputs is not None)
+            self.slots[req_idx] = _Slot(budget)
         return budget is not None
 
     def _layout(self, ctx: LogitsContext, batch_pos: np.ndarray) -> list[_Rows]:
@@ -151,7 +150,7 @@ class V2ThinkingBudget:
                 prompt_tail, state.output_ids = item.new_ids[:tail_len], item.new_ids[tail_len:]
                 markers = self.markers.get()
                 opened = prompt_opens_thinking(markers, prompt_tail)
-                state.track = ThinkingTrack(markers, state.params, opened, state.structured)
+                state.track = ThinkingTrack(markers, state.params, opened)
             else:
                 state.output_ids += item.new_ids
             # A fork for every draft row, so rejected drafts leave the request's state untouched.
