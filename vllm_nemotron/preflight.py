@@ -15,7 +15,7 @@ import io
 import math
 from dataclasses import dataclass
 
-from vllm_nemotron.recipes import Recipe
+from vllm_nemotron.recipes import Recipe, flag_spans
 
 # Smallest attention kernel block of vLLM 0.32's GPU backends (FlashAttention: 16), which is
 # also the GPU default block size.
@@ -76,14 +76,7 @@ def parse_with_vllm(model: str, args: list[str]
 
 def _user_flags(user_args: list[str]) -> dict[str, str | None]:
     """The user's flags (dashed names, 'no-' kept) and their values."""
-    flags: dict[str, str | None] = {}
-    args = _normalized(user_args)
-    for i, arg in enumerate(args):
-        if arg.startswith("--"):
-            name, eq, value = arg[2:].partition("=")
-            has_next = not eq and i + 1 < len(args) and not args[i + 1].startswith("--")
-            flags[name] = value if eq else (args[i + 1] if has_next else None)
-    return flags
+    return {name: value for name, value, _, _ in flag_spans(user_args) if name}
 
 
 def conflicts(recipe: Recipe, user_args: list[str]) -> list[Finding]:

@@ -11,6 +11,7 @@ plan for a target (planning). Every choice carries its reason, so `recipe`, `ser
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from vllm_nemotron.checkpoint import Checkpoint, inspect_checkpoint
@@ -252,23 +253,37 @@ def make_recipe(model: str, family: str | None = None, target: Target | None = N
     return Recipe(model, fam, args, reasons, ckpt, target, plan, template)
 
 
-def _flag_name(arg: str) -> str | None:
-    if not arg.startswith("--"):
-        return None
-    name = arg[2:].split("=", 1)[0].replace("_", "-")
+def flag_spans(args: list[str]) -> Iterator[tuple[str | None, str | None, int, int]]:
+    """(name, value, start, end) for each item of `vllm serve`-style arguments: a `--flag`,
+    named as vLLM reads it (`--a_b` is `a-b`), with its `=value` or the next argument when that
+    is no flag; or a lone positional argument (name None)."""
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if not arg.startswith("--"):
+            yield None, None, i, i + 1
+            i += 1
+            continue
+        name, eq, value = arg[2:].partition("=")
+        name = name.replace("_", "-")
+        if not eq and i + 1 < len(args) and not args[i + 1].startswith("--"):
+            yield name, args[i + 1], i, i + 2
+            i += 2
+        else:
+            yield name, value if eq else None, i, i + 1
+            i += 1
+
+
+def _setting(name: str) -> str:
+    """The setting a flag controls: `--no-x` and `--x` set the same one."""
     return name[3:] if name.startswith("no-") else name
 
 
 def merge_args(recipe_args: list[str], extra: list[str]) -> list[str]:
     """Recipe arguments with every flag the user also gave removed, then the user's arguments."""
-    overridden = {name for a in extra if (name := _flag_name(a))}
-    merged, i = [], 0
-    while i < len(recipe_args):
-        name = _flag_name(recipe_args[i])
-        has_value = i + 1 < len(recipe_args) and _flag_name(recipe_args[i + 1]) is None \
-            and "=" not in recipe_args[i]
-        step = 2 if has_value else 1
-        if name not in overridden:
-            merged += recipe_args[i:i + step]
-        i += step
+    overridden = {_setting(name) for name, _, _, _ in flag_spans(extra) if name}
+    merged: list[str] = []
+    for name, _, start, end in flag_spans(recipe_args):
+        if name is None or _setting(name) not in overridden:
+            merged += recipe_args[start:end]
     return merged + list(extra)
