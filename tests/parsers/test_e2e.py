@@ -11,6 +11,7 @@ import json
 
 import pytest
 
+from tests.harness.replies import fold_stream, read_reply
 from tests.harness.server import OpenAIServer
 
 pytestmark = pytest.mark.slow
@@ -51,30 +52,11 @@ def ask(server, stream: bool, xargs: dict, **kw):
                   tools=TOOLS, max_tokens=200, temperature=0.0,
                   extra_body={"vllm_xargs": xargs, **kw})
     if not stream:
-        response = client.chat.completions.create(**common)
-        message = response.choices[0].message
-        calls = [(c.function.name, c.function.arguments) for c in message.tool_calls or []]
-        return (getattr(message, "reasoning", None) or "", message.content or "", calls,
-                response.choices[0].finish_reason, response.usage)
-    reasoning, content, names, args, finish, usage = "", "", {}, {}, None, None
-    for chunk in client.chat.completions.create(
-            **common, stream=True, stream_options={"include_usage": True}):
-        usage = chunk.usage or usage
-        if not chunk.choices:
-            continue
-        choice = chunk.choices[0]
-        finish = choice.finish_reason or finish
-        delta = choice.delta
-        reasoning += getattr(delta, "reasoning", None) or ""
-        content += delta.content or ""
-        for call in delta.tool_calls or []:
-            if call.function and call.function.name:
-                assert call.index not in names
-                names[call.index] = call.function.name
-            if call.function and call.function.arguments:
-                args[call.index] = args.get(call.index, "") + call.function.arguments
-    calls = [(names[i], args.get(i, "")) for i in sorted(names)]
-    return reasoning, content, calls, finish, usage
+        reply = read_reply(client.chat.completions.create(**common))
+    else:
+        reply = fold_stream(client.chat.completions.create(
+            **common, stream=True, stream_options={"include_usage": True}))
+    return reply.reasoning, reply.content, reply.calls, reply.finish, reply.usage
 
 
 @pytest.mark.parametrize("stream", [False, True])

@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 import openai
 import pytest
 
+from tests.harness.replies import fold_stream, read_reply
 from tests.harness.server import OpenAIServer
 from tests.thinking_budget.served import thought_end
 from vllm_nemotron.tiny import build_nemotron_h
@@ -70,32 +71,8 @@ def create(server: OpenAIServer, *, stream: bool, xargs: dict | None = None,
         model=server.model, messages=[{"role": "user", "content": "Weather in Paris?"}],
         max_tokens=max_tokens, temperature=1.0, seed=seed, logprobs=True, stream=stream,
         extra_body=body, **fields)
-    if not stream:
-        choice = response.choices[0]
-        calls = [(c.function.name, c.function.arguments) for c in choice.message.tool_calls or []]
-        tokens = [t.token for t in choice.logprobs.content]
-        return (getattr(choice.message, "reasoning", None) or "", choice.message.content or "",
-                calls, tokens, choice.finish_reason)
-    reasoning, content, tokens, finish = "", "", [], None
-    names: dict[int, str] = {}
-    args: dict[int, str] = {}
-    for chunk in response:
-        if not chunk.choices:
-            continue
-        choice = chunk.choices[0]
-        delta = choice.delta
-        reasoning += getattr(delta, "reasoning", None) or ""
-        content += delta.content or ""
-        for call in delta.tool_calls or []:
-            if call.function and call.function.name:
-                names[call.index] = call.function.name
-            if call.function and call.function.arguments:
-                args[call.index] = args.get(call.index, "") + call.function.arguments
-        if choice.logprobs and choice.logprobs.content:
-            tokens += [t.token for t in choice.logprobs.content]
-        finish = choice.finish_reason or finish
-    calls = [(names[i], args.get(i, "")) for i in sorted(names)]
-    return reasoning, content, calls, tokens, finish
+    reply = fold_stream(response) if stream else read_reply(response)
+    return reply.reasoning, reply.content, reply.calls, reply.tokens, reply.finish
 
 
 # disable_any_whitespace rides on structured_outputs, which tool_choice replaces with its own
