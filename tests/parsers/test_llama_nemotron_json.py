@@ -38,6 +38,9 @@ CORPUS = [
     ('a<TOOLCALL>[{"name": "f", "arguments": {}}]</TOOLCALL>b'
      '<TOOLCALL>{"name": "g", "arguments": {"y": null}}</TOOLCALL>c',
      "abc", [("f", "{}"), ("g", '{"y": null}')]),
+    # a block that breaks on a new opener: the broken part is content, the new block a call
+    ('<TOOLCALL><TOOLCALL>[{"name": "f", "arguments": {}}]</TOOLCALL>', "<TOOLCALL>",
+     [("f", "{}")]),
     # pythonic form
     ('<TOOLCALL>[get_weather(city="Paris", days=3), f(flag=True, x=None, xs=[1, 2])]</TOOLCALL>',
      "", [("get_weather", '{"city": "Paris", "days": 3}'),
@@ -128,16 +131,3 @@ def test_tool_choice_none_returns_no_calls():
                 for i, c in enumerate(text)]
     assert "".join(d.content or "" for d in streamed if d) == "Hi "
     assert not any(d.tool_calls for d in streamed if d)
-
-
-def test_required_and_named_use_vllm_json_constraint():
-    """vLLM forces a JSON schema for required/named choices; the output is then plain JSON."""
-    from tests.parsers.drive import CharTokenizer, make, request
-
-    parser = make(CharTokenizer(), "llama_nemotron_json")
-    req = parser.adjust_request(request(tool_choice="required"))
-    assert req.structured_outputs is not None and req.structured_outputs.json is not None
-    _, content, calls = parser.parse(
-        '[{"name": "f", "parameters": {"a": 1}}]', req, enable_auto_tools=True
-    )
-    assert [(c.name, json.loads(c.arguments)) for c in calls] == [("f", {"a": 1})]

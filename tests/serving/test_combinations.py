@@ -214,6 +214,24 @@ def test_untidy_model_output(server, stream, name, template, script, reasoning, 
     assert got[:3] == (reasoning, content, calls)
 
 
+FORCED_CALL = '<TOOLCALL>[{"name": "get_weather", "parameters": {"city": "Paris"}}]</TOOLCALL>'
+NAMED = {"type": "function", "function": {"name": "get_weather"}}
+
+
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize("tool_choice", ["required", NAMED], ids=["required", "named"])
+@pytest.mark.parametrize("thinking", ["on", "off"])
+def test_forced_call_streamed_and_not(server, stream, tool_choice, thinking):
+    """A forced call, under its grammar (one <TOOLCALL> block), comes back as the call, also
+    streamed (vLLM's own required-call stream reader saw none with our parsers)."""
+    script = FORCED_CALL if thinking == "off" else "Weather first.</think>" + FORCED_CALL
+    reasoning, content, calls, _, finish = create(
+        server, stream=stream, xargs={"script": script}, tools=TOOLS, tool_choice=tool_choice,
+        template={"enable_thinking": False} if thinking == "off" else None)
+    assert calls == [("get_weather", '{"city": "Paris"}')], (reasoning, content, finish)
+    assert reasoning == ("" if thinking == "off" else "Weather first.") and not content.strip()
+
+
 def test_bad_budget_in_a_combined_request_is_a_400(server):
     with pytest.raises(openai.BadRequestError, match="thinking_budget"):
         create(server, stream=False, xargs={"thinking_budget": -1},

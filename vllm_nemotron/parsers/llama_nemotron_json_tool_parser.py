@@ -7,6 +7,11 @@ Forms inside `<TOOLCALL>...</TOOLCALL>` (text before and after is content):
   keyword arguments with literal values only (vLLM's `handle_single_tool`, never `eval`).
 `</TOOLCALL>` may be missing when the output ends (or goes on) right after the call list.
 
+`tool_choice` "required" or a named function constrains the output to this same format, a
+`<TOOLCALL>` block of vLLM's call-list JSON schema (xgrammar structural tag), which this parser
+reads streamed and not: vLLM's own required-call stream reader needs the accumulated text that
+vLLM does not keep for parsers with their own stream state, and would see no call.
+
 One incremental scanner reads both forms: non-streaming feeds it the whole output at once, so
 streaming (any chunking) gives the same calls and content. JSON arguments stream as they
 arrive, as raw text that concatenates to exactly the final `arguments` string; each delta is
@@ -31,7 +36,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum, auto
-from typing import Any
+from typing import Any, cast
 
 from vllm.entrypoints.generate.base.protocol import (
     DeltaFunctionCall,
@@ -43,8 +48,17 @@ from vllm.entrypoints.generate.base.protocol import (
 )
 from vllm.parser.engine.events import EventType, SemanticEvent
 from vllm.renderers.chat_utils import make_tool_call_id
+from vllm.sampling_params import StructuredOutputsParams
 from vllm.tool_parsers.abstract_tool_parser import ToolParser, ToolParserManager
-from vllm.tool_parsers.utils import UnexpectedAstError, handle_single_tool, partial_tag_overlap
+from vllm.tool_parsers.utils import (
+    UnexpectedAstError,
+    get_function_tools,
+    get_json_schema_from_tools,
+    handle_single_tool,
+    partial_tag_overlap,
+)
+from xgrammar import StructuralTag
+from xgrammar.structural_tag import JSONSchemaFormat, TagFormat
 
 CALL_START = "<TOOLCALL>"
 CALL_END = "</TOOLCALL>"
@@ -287,7 +301,10 @@ class ToolCallScanner:
         elif step is Step.LIST_OPEN and (c.isalpha() or c == "_"):
             self.step = Step.PYTHONIC
         else:
-            raise _Malformed(i)
+            # The block ends before this character, which is read again as text: it may open a
+            # new block (`<TOOLCALL><TOOLCALL>[...]`, when a grammar adds its opener after the
+            # model's own).
+            raise _Malformed(i - 1)
 
     def _start_value(self, c: str, i: int) -> None:
         call = self.call
@@ -520,6 +537,8 @@ class LlamaNemotronJsonToolParser(ToolParser):
     # Our own per-request state reads only each delta's new text; the serving layer then
     # also calls `finish_streaming` at the end of the stream (no text is left held back).
     engine_based_streaming = True
+    # Forced calls come in our own format (adjust_request), so this parser reads them too.
+    supports_required_and_named = False
 
     def __init__(self, tokenizer: Any, tools: list | None = None):
         super().__init__(tokenizer, tools)
@@ -528,6 +547,20 @@ class LlamaNemotronJsonToolParser(ToolParser):
 
     def adjust_request(self, request: Any) -> Any:
         request = super().adjust_request(request)
+        tool_choice = request.tool_choice
+        if request.tools and tool_choice not in (None, "none", "auto"):
+            tools: list[Any] = get_function_tools(request.tools)
+            if tool_choice != "required":  # one call of the named function
+                name = getattr(tool_choice, "function", tool_choice).name
+                tools = [t for t in tools if getattr(t, "function", t).name == name]
+            parallel = request.parallel_tool_calls if tool_choice == "required" else False
+            calls = cast(dict, get_json_schema_from_tools("required", tools, parallel))
+            tag = StructuralTag(format=TagFormat(
+                begin=CALL_START, content=JSONSchemaFormat(json_schema=calls), end=CALL_END))
+            request.structured_outputs = StructuredOutputsParams(
+                structural_tag=json.dumps(tag.model_dump()))
+            if hasattr(request, "response_format"):
+                request.response_format = None  # the forced call wins, as in vLLM
         token_id = self.vocab.get(CALL_START)
         if request.tools and request.tool_choice != "none" and token_id is not None \
                 and self.model_tokenizer.decode([token_id], skip_special_tokens=True) == "":

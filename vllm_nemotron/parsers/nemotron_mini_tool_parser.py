@@ -4,6 +4,9 @@ The model writes `<toolcall> {"name": ..., "arguments": {...}} </toolcall>` (sev
 or a list in one block, are accepted; `"parameters"` for `"arguments"`; arguments may be a
 JSON string). Text outside the blocks is content; a block that does not hold calls comes
 back unchanged as content; a missing `</toolcall>` at the end of the output is tolerated.
+`tool_choice` "required" or a named function constrains the output to one `<toolcall>` block
+holding vLLM's call-list JSON schema, which this parser reads streamed and not (vLLM's own
+required-call stream reader needs accumulated text that it does not keep for this parser).
 
 Each block is short, so it is held until it closes and then parsed once: every call goes
 out whole (name and arguments in one delta), and streaming equals non-streaming for every
@@ -16,13 +19,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from vllm.entrypoints.generate.base import protocol
 from vllm.parser.engine.events import EventType, SemanticEvent
 from vllm.renderers.chat_utils import make_tool_call_id
+from vllm.sampling_params import StructuredOutputsParams
 from vllm.tool_parsers.abstract_tool_parser import ToolParser, ToolParserManager
-from vllm.tool_parsers.utils import partial_tag_overlap
+from vllm.tool_parsers.utils import (
+    get_function_tools,
+    get_json_schema_from_tools,
+    partial_tag_overlap,
+)
+from xgrammar import StructuralTag
+from xgrammar.structural_tag import JSONSchemaFormat, TagFormat
 
 CALL_START = "<toolcall>"
 CALL_END = "</toolcall>"
@@ -137,6 +147,8 @@ class NemotronMiniToolParser(ToolParser):
     # Keeps per-request state and reads only each delta's new text; the serving layer
     # calls `finish_streaming` at the end of the stream to release a held block.
     engine_based_streaming = True
+    # Forced calls come in our own format (adjust_request), so this parser reads them too.
+    supports_required_and_named = False
 
     def __init__(self, tokenizer: Any, tools: list | None = None):
         super().__init__(tokenizer, tools)
@@ -144,6 +156,20 @@ class NemotronMiniToolParser(ToolParser):
 
     def adjust_request(self, request: Any) -> Any:
         request = super().adjust_request(request)
+        tool_choice = request.tool_choice
+        if request.tools and tool_choice not in (None, "none", "auto"):
+            tools: list[Any] = get_function_tools(request.tools)
+            if tool_choice != "required":  # one call of the named function
+                name = getattr(tool_choice, "function", tool_choice).name
+                tools = [t for t in tools if getattr(t, "function", t).name == name]
+            parallel = request.parallel_tool_calls if tool_choice == "required" else False
+            calls = cast(dict, get_json_schema_from_tools("required", tools, parallel))
+            tag = StructuralTag(format=TagFormat(
+                begin=CALL_START, content=JSONSchemaFormat(json_schema=calls), end=CALL_END))
+            request.structured_outputs = StructuredOutputsParams(
+                structural_tag=json.dumps(tag.model_dump()))
+            if hasattr(request, "response_format"):
+                request.response_format = None  # the forced call wins, as in vLLM
         token_id = self.vocab.get(CALL_START)
         if token_id is not None and request.tools and request.tool_choice != "none":
             # `<toolcall>` may be a special token: keep it in the text we parse.
