@@ -16,6 +16,8 @@ import pytest
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 CALL = '<TOOLCALL>[{"name": "get_weather", "arguments": {"city": "Paris"}}]</TOOLCALL>'
+# tool_choice required/named: the grammar forces one block of vLLM's call-list schema.
+FORCED_CALL = '<TOOLCALL>[{"name": "get_weather", "parameters": {"city": "Paris"}}]</TOOLCALL>'
 NO_THINKING = {"chat_template_kwargs": {"enable_thinking": False}}
 
 pytestmark = pytest.mark.slow
@@ -46,8 +48,8 @@ def test_tools_auto_required_named_and_round_trip(plugin_server):
     out = run_example(
         plugin_server, "tools.py",
         script("I need the weather.</think>" + CALL),  # auto
-        script('[{"name": "get_weather", "parameters": {"city": "Paris"}}]', **NO_THINKING),
-        script('{"city": "Paris"}', **NO_THINKING),  # named
+        script(FORCED_CALL, **NO_THINKING),  # required
+        script(FORCED_CALL, **NO_THINKING),  # named
         script("Call it.</think>" + CALL),  # round trip: the call
         script("Got it.</think>It is 21 C and clear in Paris."),  # round trip: the answer
     )
