@@ -11,8 +11,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from vllm.entrypoints.openai.responses.protocol import ResponsesRequest
 
 from tests.parsers.drive import (
+    TOOLS,
     CharTokenizer,
     Result,
     char_chunks,
@@ -51,3 +53,17 @@ def test_forced_calls_come_in_our_format(tool, begin, end, tool_choice):
 def test_auto_adds_no_grammar():
     req = make(CharTokenizer(), "llama_nemotron_json").adjust_request(request())
     assert req.structured_outputs is None
+
+
+@pytest.mark.parametrize("tool,begin,end", PARSERS)
+def test_forced_call_replaces_a_responses_text_format(tool, begin, end):
+    """Responses API: `text.format` gives way to the forced call, as vLLM does; kept beside the
+    call's grammar it makes vLLM refuse the request ("both structured_outputs and text.format")."""
+    req = ResponsesRequest(
+        model="m", input="hi", tool_choice="required",
+        tools=[{"type": "function", **t["function"]} for t in TOOLS],
+        text={"format": {"type": "json_schema", "name": "a", "schema": {"type": "object"}}})
+    req = make(CharTokenizer(), tool).adjust_request(req)
+    assert req.text is None
+    tag = json.loads(req.extract_structured_outputs().structural_tag)["format"]
+    assert (tag["begin"], tag["end"]) == (begin, end)

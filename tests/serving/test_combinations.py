@@ -232,6 +232,24 @@ def test_forced_call_streamed_and_not(server, stream, tool_choice, thinking):
     assert reasoning == ("" if thinking == "off" else "Weather first.") and not content.strip()
 
 
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize("tool_choice", ["required", {"type": "function", "name": "get_weather"}],
+                         ids=["required", "named"])
+def test_responses_forced_call_with_a_text_format(server, stream, tool_choice):
+    """Responses API: a forced call beside `text.format` and `reasoning.effort` is the call (the
+    format gives way, as in vLLM), not a 400 for "both structured_outputs and text.format"."""
+    tools = [{"type": "function", **TOOLS[0]["function"]}]
+    response = server.client().responses.create(
+        model=server.model, input="Weather in Paris?", max_output_tokens=MAX_TOKENS * 2,
+        tools=tools, tool_choice=tool_choice, reasoning={"effort": "low"}, stream=stream,
+        text={"format": {"type": "json_schema", "name": "answer", "schema": SCHEMA}},
+        extra_body={"vllm_xargs": {"script": "Weather first.</think>" + FORCED_CALL}})
+    if stream:
+        response = next(e.response for e in response if e.type == "response.completed")
+    calls = [(o.name, o.arguments) for o in response.output if o.type == "function_call"]
+    assert calls == [("get_weather", '{"city": "Paris"}')], response.output
+
+
 def test_bad_budget_in_a_combined_request_is_a_400(server):
     with pytest.raises(openai.BadRequestError, match="thinking_budget"):
         create(server, stream=False, xargs={"thinking_budget": -1},

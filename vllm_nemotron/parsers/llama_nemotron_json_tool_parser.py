@@ -559,8 +559,11 @@ class LlamaNemotronJsonToolParser(ToolParser):
                 begin=CALL_START, content=JSONSchemaFormat(json_schema=calls), end=CALL_END))
             request.structured_outputs = StructuredOutputsParams(
                 structural_tag=json.dumps(tag.model_dump()))
+            # The forced call wins over the answer format, as in vLLM (Responses: `text`).
             if hasattr(request, "response_format"):
-                request.response_format = None  # the forced call wins, as in vLLM
+                request.response_format = None
+            else:
+                request.text = None
         token_id = self.vocab.get(CALL_START)
         if request.tools and request.tool_choice != "none" and token_id is not None \
                 and self.model_tokenizer.decode([token_id], skip_special_tokens=True) == "":

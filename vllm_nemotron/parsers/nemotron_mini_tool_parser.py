@@ -168,8 +168,11 @@ class NemotronMiniToolParser(ToolParser):
                 begin=CALL_START, content=JSONSchemaFormat(json_schema=calls), end=CALL_END))
             request.structured_outputs = StructuredOutputsParams(
                 structural_tag=json.dumps(tag.model_dump()))
+            # The forced call wins over the answer format, as in vLLM (Responses: `text`).
             if hasattr(request, "response_format"):
-                request.response_format = None  # the forced call wins, as in vLLM
+                request.response_format = None
+            else:
+                request.text = None
         token_id = self.vocab.get(CALL_START)
         if token_id is not None and request.tools and request.tool_choice != "none":
             # `<toolcall>` may be a special token: keep it in the text we parse.
