@@ -108,7 +108,7 @@ def checks() -> list[tuple[str, Callable[[], str]]]:
     def templates() -> str:
         import jinja2
 
-        from vllm_nemotron import chat_templates
+        import vllm_nemotron.chat_templates as chat_templates
 
         names = chat_templates.names()
         env = jinja2.Environment()

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from vllm_nemotron import chat_templates
+import vllm_nemotron.chat_templates as chat_templates
 
 if TYPE_CHECKING:
     from vllm_nemotron.checkpoint import Checkpoint

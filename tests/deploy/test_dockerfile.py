@@ -33,9 +33,10 @@ def test_plugin_is_installed_from_a_wheel_built_here():
     runs = " ".join(_all("RUN"))
     assert "pip wheel" in runs and re.search(r"pip install .*vllm_nemotron-\*\.whl", runs)
     copied = {c.split()[0].rstrip("/") for c in _all("COPY") if not c.startswith("--from")}
-    assert {"vllm_nemotron", "pyproject.toml"} <= copied
+    sources = {"vllm_nemotron", "parsers", "chat_templates"}
+    assert sources | {"pyproject.toml"} <= copied
     ignore = (DEPLOY / "docker" / "Dockerfile.dockerignore").read_text().split()
-    assert "!vllm_nemotron/" in ignore
+    assert {f"!{s}/" for s in sources} <= set(ignore)
 
 
 def test_runs_unprivileged_with_a_health_check():

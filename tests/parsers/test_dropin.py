@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-PARSERS = Path(__file__).resolve().parents[2] / "vllm_nemotron" / "parsers"
+PARSERS = Path(__file__).resolve().parents[2] / "parsers"
 
 SCRIPT = r"""
 import sys

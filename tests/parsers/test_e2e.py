@@ -18,9 +18,9 @@ pytestmark = pytest.mark.slow
 
 ARGS = [
     "--enable-auto-tool-choice",
-    "--tool-parser-plugin", "vllm_nemotron/parsers/llama_nemotron_json_tool_parser.py",
+    "--tool-parser-plugin", "parsers/llama_nemotron_json_tool_parser.py",
     "--tool-call-parser", "llama_nemotron_json",
-    "--reasoning-parser-plugin", "vllm_nemotron/parsers/nano_v3_reasoning_parser.py",
+    "--reasoning-parser-plugin", "parsers/nano_v3_reasoning_parser.py",
     "--reasoning-parser", "nano_v3",
     "--logits-processors", "tests.harness.scripted:ScriptedOutput",
     "--no-enable-prefix-caching",  # CPU-build Mamba bug, see tests/conftest.py

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from transformers import PreTrainedModel
 
-from vllm_nemotron import chat_templates
+import vllm_nemotron.chat_templates as chat_templates
 
 from .tokenizer import SPECIAL_TOKENS, save_tokenizer
 
