@@ -11,9 +11,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import difflib
+import importlib
 import io
 import math
+import os
 from dataclasses import dataclass
+from typing import Any
 
 from vllm_nemotron.recipes import Recipe, flag_spans
 
@@ -47,11 +50,32 @@ def _normalized(args: list[str]) -> list[str]:
     return out
 
 
+def vllm_cli_args() -> Any:
+    """vLLM's module of `serve` arguments (`make_arg_parser`, `validate_parsed_serve_args`):
+    vLLM 0.33 moved it from `entrypoints.launchers` to `entrypoints.common`."""
+    try:
+        return importlib.import_module("vllm.entrypoints.common.cli_args")
+    except ImportError:  # vLLM 0.32
+        return importlib.import_module("vllm.entrypoints.launchers.cli_args")
+
+
+def _parse_on_cpu_platform_without_a_device() -> None:
+    """A GPU build of vLLM on a machine with no GPU (a laptop or CI runner planning for a GPU
+    host) cannot infer its device and refuses to build its `serve` parser ("Failed to infer
+    device type"); its CPU platform reads the same flags. vLLM picks its platform once, on
+    first use, so this must run before then."""
+    from vllm import platforms
+
+    if "VLLM_TARGET_DEVICE" not in os.environ and \
+            platforms.resolve_current_platform_cls_qualname().endswith("UnspecifiedPlatform"):
+        os.environ["VLLM_TARGET_DEVICE"] = "cpu"
+
+
 def vllm_parser() -> argparse.ArgumentParser:
-    from vllm.entrypoints.launchers.cli_args import make_arg_parser
     from vllm.utils.argparse_utils import FlexibleArgumentParser
 
-    return make_arg_parser(FlexibleArgumentParser())
+    _parse_on_cpu_platform_without_a_device()
+    return vllm_cli_args().make_arg_parser(FlexibleArgumentParser())
 
 
 def parse_with_vllm(model: str, args: list[str]

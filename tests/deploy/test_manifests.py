@@ -241,17 +241,15 @@ def _expand(arg: str) -> str:
 
 def _local_template(arg: str) -> str:
     """The image links the package's chat templates to IMAGE_TEMPLATE_DIR: map to the repo."""
-    return arg.replace(IMAGE_TEMPLATE_DIR, str(REPO / "vllm_nemotron" / "chat_templates"))
+    return arg.replace(IMAGE_TEMPLATE_DIR, str(REPO / "chat_templates"))
 
 
 def parse_serve_args(args: list[str]):
     """The namespace `vllm serve` builds from these arguments (vLLM's own parser)."""
-    from vllm.entrypoints.launchers.cli_args import make_arg_parser, validate_parsed_serve_args
-    from vllm.utils.argparse_utils import FlexibleArgumentParser
+    from vllm_nemotron.preflight import vllm_cli_args, vllm_parser
 
-    namespace = make_arg_parser(FlexibleArgumentParser()).parse_args(
-        [_local_template(_expand(a)) for a in args])
-    validate_parsed_serve_args(namespace)
+    namespace = vllm_parser().parse_args([_local_template(_expand(a)) for a in args])
+    vllm_cli_args().validate_parsed_serve_args(namespace)
     return namespace
 
 

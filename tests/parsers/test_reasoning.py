@@ -149,8 +149,9 @@ def test_special_tags_are_kept_in_the_text():
 
     parser = make(SpecialTagTokenizer(), tool="llama_nemotron_json", reasoning="nano_v3")
     assert parser.adjust_request(request()).skip_special_tokens is False
+    # Plain-text tags leave vLLM's default alone (0.32: True; 0.33: None, decided later).
     plain = make(CharTokenizer(), tool="llama_nemotron_json", reasoning="nano_v3")
-    assert plain.adjust_request(request()).skip_special_tokens is True
+    assert plain.adjust_request(request()).skip_special_tokens == request().skip_special_tokens
 
 
 @pytest.mark.parametrize("tags", ["one token", "pieces"])
