@@ -305,8 +305,8 @@ def _resolve_parsers(args):
 def test_arguments_match_the_plugin_recipe(rendered, overlay, tmp_path, monkeypatch):
     """Parsers, chat template, Mamba cache dtype and TP x PP are what `vllm-nemotron recipe`
     prints for the model on the overlay's GPUs (80 GiB each, as the cards plan them)."""
-    from vllm_nemotron.planning import Target
-    from vllm_nemotron.recipes import make_recipe
+    from vllm_nemotron.serving.planning import Target
+    from vllm_nemotron.serving.recipes import make_recipe
 
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))  # nothing cached, as on a fresh runner
     model, gpus, nodes, _ = EXPECTED[overlay]

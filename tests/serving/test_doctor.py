@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from vllm_nemotron import doctor
-from vllm_nemotron.planning import Target
-from vllm_nemotron.preflight import mamba_block_tokens, preflight
-from vllm_nemotron.recipes import make_recipe
+from vllm_nemotron.cli import doctor
+from vllm_nemotron.serving.planning import Target
+from vllm_nemotron.serving.preflight import mamba_block_tokens, preflight
+from vllm_nemotron.serving.recipes import make_recipe
 
 # A Nemotron-Nano-9B-v2-shaped hybrid config: the fields the Mamba state size depends on.
 HYBRID = {"architectures": ["NemotronHForCausalLM"], "mamba_num_heads": 128,
@@ -41,7 +41,7 @@ def nano_v2_dir(tmp_path) -> Path:
 
 
 def findings(model: str, user_args: list[str], target: Target | None = None) -> dict:
-    from vllm_nemotron.recipes import merge_args
+    from vllm_nemotron.serving.recipes import merge_args
 
     recipe = make_recipe(model, target=target or Target.reference())
     return {f.label: f for f in preflight(recipe, merge_args(recipe.args, user_args), user_args)}

@@ -15,10 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from vllm_nemotron import chat_templates, serve
-from vllm_nemotron.planning import DoesNotFitError, GiB, Target
-from vllm_nemotron.recipes import FAMILIES, UnknownModelError, make_recipe, merge_args
-from vllm_nemotron.template_choice import TemplateError
+from vllm_nemotron import chat_templates
+from vllm_nemotron.cli import recipe as recipe_command
+from vllm_nemotron.serving.families import FAMILIES
+from vllm_nemotron.serving.planning import DoesNotFitError, GiB, Target
+from vllm_nemotron.serving.recipes import UnknownModelError, make_recipe, merge_args
+from vllm_nemotron.serving.template_choice import TemplateError
 
 CPU = Target.cpu_build()
 REFERENCE = Target.reference()
@@ -59,7 +61,7 @@ HUB_NAMES = [
      True, 131072),
     ("nvidia/NVIDIA-Nemotron-3-Nano-4B-BF16", "nemotron-3-nano", "qwen3_coder", "nano_v3",
      True, 262144),
-    ("nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16", "nemotron-3-nano", "qwen3_coder", "nano_v3",
+    ("nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16", "nemotron-3-nano-30b", "qwen3_coder", "nano_v3",
      True, 262144),
     ("nvidia/Nemotron-Mini-4B-Instruct", "nemotron-mini", "nemotron_mini", None, False, 4096),
 ]
@@ -387,7 +389,7 @@ def test_user_arguments_override_recipe(recipe_args, extra, merged):
 
 def test_recipe_command_prints_exact_vllm_serve(capsys):
     argv = ["nvidia/NVIDIA-Nemotron-Nano-9B-v2", "--max-model-len", "8192", "--gpus", "2"]
-    assert serve.recipe_main(argv) == 0
+    assert recipe_command.main(argv) == 0
     out = capsys.readouterr().out.splitlines()
     command = shlex.split(out[-1])
     assert command[:3] == ["vllm", "serve", "nvidia/NVIDIA-Nemotron-Nano-9B-v2"]
@@ -400,7 +402,7 @@ def test_recipe_command_prints_exact_vllm_serve(capsys):
 
 
 def test_recipe_command_takes_the_plugin_template(capsys):
-    assert serve.recipe_main(["nvidia/NVIDIA-Nemotron-Nano-9B-v2",
+    assert recipe_command.main(["nvidia/NVIDIA-Nemotron-Nano-9B-v2",
                               "--chat-template-from-plugin"]) == 0
     command = shlex.split(capsys.readouterr().out.splitlines()[-1])
     assert flag(command, "--chat-template") == chat_templates.path("nemotron_nano_v2")
@@ -415,7 +417,7 @@ def _cli(*argv: str, env_cache: Path) -> subprocess.CompletedProcess:
 
 
 def test_unknown_model_cli_exits_2_without_traceback(hub_cache):
-    # Through the console entry (the CLI dispatches to serve.recipe_main / serve_main).
+    # Through the console entry (the CLI dispatches to cli.recipe / cli.serve).
     for command in ("recipe", "serve"):
         proc = _cli(command, "acme/other-7B", env_cache=hub_cache)
         assert proc.returncode == 2

@@ -15,7 +15,7 @@ import io
 import math
 from dataclasses import dataclass
 
-from vllm_nemotron.recipes import Recipe, flag_spans
+from vllm_nemotron.serving.recipes import Recipe, flag_spans
 
 # Smallest attention kernel block of vLLM 0.32's GPU backends (FlashAttention: 16), which is
 # also the GPU default block size.
