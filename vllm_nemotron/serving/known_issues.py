@@ -42,10 +42,6 @@ def _reasoning_config(recipe: Recipe, args: argparse.Namespace) -> bool:
     return getattr(args, "reasoning_config", None) is not None
 
 
-def _moe_on_the_cpu_build(recipe: Recipe, args: argparse.Namespace) -> bool:
-    return recipe.family.moe and recipe.target is not None and recipe.target.cpu
-
-
 KNOWN_ISSUES: tuple[KnownIssue, ...] = (
     KnownIssue(
         "NVFP4 MoE backend", "warn", _nvfp4_moe_auto_backend,
@@ -65,12 +61,6 @@ KNOWN_ISSUES: tuple[KnownIssue, ...] = (
         "bound; not needed for a budget: vLLM 0.32's thinking_token_budget works with "
         "--reasoning-parser alone, and the plugin's thinking_budget needs neither",
         ISSUES + "39103"),
-    KnownIssue(
-        "MoE on the CPU build", "FAIL", _moe_on_the_cpu_build,
-        "vLLM's CPU build has no kernel for Nemotron's non-gated relu² experts (engine start "
-        "fails: 'is_act_and_mul=False is supported only for CUDA, XPU and ROCm'); serve it "
-        "on a GPU host",
-        "vllm/model_executor/layers/fused_moe (vLLM 0.32 CPU build, run here)"),
 )
 
 

@@ -24,6 +24,7 @@ from vllm_nemotron.serving.parameters import (
     sequence_cache,
 )
 from vllm_nemotron.serving.planning import (
+    DoesNotFitError,
     Footprint,
     Plan,
     Target,
@@ -181,6 +182,11 @@ def make_recipe(model: str, family: str | None = None, target: Target | None = N
         fam, why = choose_family(ckpt)
     _check_options(ckpt, fam, mtp, expert_parallel)
     target = target or Target.present() or Target.cpu_build()
+    if target.cpu and fam.moe:
+        raise DoesNotFitError(f"needs a GPU: {fam.name} has MoE layers, and vLLM's CPU build has "
+                              f"no kernel for their non-gated relu² experts (engine start fails: "
+                              f"'is_act_and_mul=False is supported only for CUDA, XPU and "
+                              f"ROCm'); plan it for a GPU host with vllm-nemotron recipe")
     precision, precision_from = ckpt.precision()
     reasons = [f"family: {why}"]
     if fam.precisions != ("BF16",) or precision != "BF16":
