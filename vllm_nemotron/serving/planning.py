@@ -164,9 +164,10 @@ def plan_parallelism(need: Footprint, target: Target, divisors: tuple[int | None
     where = f"{math.ceil(tp * pp / GPUS_PER_NODE)} nodes of {GPUS_PER_NODE} GPUs: " \
         if target.gpus is None and tp * pp > GPUS_PER_NODE else ""
     layout = f"tensor parallel {tp}" + (f" x pipeline parallel {pp}" if pp > 1 else "")
-    if expert_parallel and experts:
-        layout += f", expert parallel {tp} ({experts // tp} of each MoE layer's {experts} " \
-                  f"experts per GPU)"
+    if expert_parallel:
+        layout += f", expert parallel {tp}"
+        if experts:
+            layout += f" ({experts // tp} of each MoE layer's {experts} experts per GPU)"
     return Plan(tp, pp, f"{target.source}: {sizes}: {where}{layout}", expert_parallel)
 
 
