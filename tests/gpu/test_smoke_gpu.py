@@ -36,8 +36,8 @@ def test_real_checkpoint_passes_the_smoke_checks():
     path = os.environ.get(CHECKPOINT_ENV)
     if not path:
         pytest.skip(f"set {CHECKPOINT_ENV} to a local Nemotron checkpoint directory")
-    from vllm_nemotron.local_server import OpenAIServer
-    from vllm_nemotron.recipes import make_recipe, merge_args
+    from vllm_nemotron.serving.local_server import OpenAIServer
+    from vllm_nemotron.serving.recipes import make_recipe, merge_args
 
     recipe = make_recipe(path)
     # A short context keeps the KV cache small enough for any single GPU.

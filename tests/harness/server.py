@@ -11,8 +11,8 @@ from pathlib import Path
 
 import httpx
 
-from vllm_nemotron.local_server import OpenAIServer as _OpenAIServer
-from vllm_nemotron.local_server import ServerStartError, free_port  # noqa: F401
+from vllm_nemotron.serving.local_server import OpenAIServer as _OpenAIServer
+from vllm_nemotron.serving.local_server import ServerStartError, free_port  # noqa: F401
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

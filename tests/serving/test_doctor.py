@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from vllm_nemotron import doctor
-from vllm_nemotron.planning import Target
-from vllm_nemotron.preflight import mamba_block_tokens, preflight
-from vllm_nemotron.recipes import make_recipe
+from vllm_nemotron.cli import doctor
+from vllm_nemotron.serving.planning import Target
+from vllm_nemotron.serving.preflight import mamba_block_tokens, preflight
+from vllm_nemotron.serving.recipes import make_recipe
 
 # A Nemotron-Nano-9B-v2-shaped hybrid config: the fields the Mamba state size depends on.
 HYBRID = {"architectures": ["NemotronHForCausalLM"], "mamba_num_heads": 128,
@@ -41,7 +41,7 @@ def nano_v2_dir(tmp_path) -> Path:
 
 
 def findings(model: str, user_args: list[str], target: Target | None = None) -> dict:
-    from vllm_nemotron.recipes import merge_args
+    from vllm_nemotron.serving.recipes import merge_args
 
     recipe = make_recipe(model, target=target or Target.reference())
     return {f.label: f for f in preflight(recipe, merge_args(recipe.args, user_args), user_args)}
@@ -123,6 +123,9 @@ SEEDS = [
                                                "prefix caching"]),
     ("nvidia/NVIDIA-Nemotron-Nano-9B-v2", ["nano_v3", "/think and /no_think only"]),
     ("nvidia/Nemotron-Mini-4B-Instruct", ["nemotron_mini.jinja", "4096"]),
+    ("nvidia/NVIDIA-Nemotron-3-Super-120B-A12B-FP8", ["super_v3", "KV cache fp8",
+                                                      "tensor parallel 2"]),
+    ("nvidia/NVIDIA-Nemotron-3-Ultra-550B-A55B-NVFP4", ["tensor parallel 8", "52308"]),
 ]
 
 
@@ -142,3 +145,69 @@ def test_doctor_exit_status(capsys, nano_v2_dir):
     assert doctor.main(["nvidia/Llama-3_1-Nemotron-Ultra-253B-v1", "--gpus", "1",
                         "--gpu-memory-gib", "24"]) == 3
     assert "does not fit" in capsys.readouterr().err
+
+
+# --- flag combinations users of Nemotron 3 hit upstream (serving/known_issues.py)
+
+SUPER_NVFP4 = "nvidia/NVIDIA-Nemotron-3-Super-120B-A12B-NVFP4"
+SUPER_FP8 = "nvidia/NVIDIA-Nemotron-3-Super-120B-A12B-FP8"
+MTP3 = '{"method": "mtp", "num_speculative_tokens": 3}'
+
+# model, user arguments -> label, level and source of the finding (None: it must not appear)
+KNOWN_ISSUE_CASES = [
+    (SUPER_NVFP4, [], "NVFP4 MoE backend", "warn", "issues/52308"),
+    (SUPER_NVFP4, ["--moe-backend", "flashinfer_trtllm"], "NVFP4 MoE backend", "warn",
+     "issues/52308"),
+    (SUPER_NVFP4, ["--moe-backend", "flashinfer_cutlass"], "NVFP4 MoE backend", None, None),
+    (SUPER_FP8, [], "NVFP4 MoE backend", None, None),
+    ("nvidia/NVIDIA-Nemotron-Nano-9B-v2-NVFP4", [], "NVFP4 MoE backend", None, None),  # dense
+    (SUPER_FP8, ["--speculative-config", MTP3], "MTP with prefix caching", "note",
+     "issues/39809"),
+    (SUPER_FP8, ["--speculative-config", MTP3, "--no-enable-prefix-caching"],
+     "MTP with prefix caching", None, None),
+    (SUPER_FP8, ["--reasoning-config", '{"reasoning_start_str": "<think>"}'],
+     "flag --reasoning-config", "warn", "issues/39103"),
+    (SUPER_FP8, [], "flag --reasoning-config", None, None),
+]
+
+
+@pytest.mark.parametrize("model,user_args,label,level,source", KNOWN_ISSUE_CASES)
+def test_known_issue_findings(model, user_args, label, level, source):
+    found = findings(model, user_args)
+    if level is None:
+        assert label not in found
+        return
+    assert found[label].level == level
+    assert f"https://github.com/vllm-project/vllm/{source}" in found[label].detail
+
+
+def test_known_issues_name_their_source():
+    from vllm_nemotron.serving.known_issues import KNOWN_ISSUES
+
+    for issue in KNOWN_ISSUES:
+        assert issue.source.startswith("https://github.com/vllm-project/vllm/issues/")
+
+
+def test_prefix_cache_block_with_fp8_kv(tmp_path):
+    """Super at TP 1 with fp8 KV: a Mamba page of (8192 + 2*8*128) x 3 x 2 B conv + 128 x 64 x
+    128 x 4 B SSM = 4255744 B over 2 x 2 x 128 x 1 B of KV per token is 8311.99 tokens, so
+    520 blocks of 16: 8320. A shorter context never reuses a prefix (vLLM issue 54504)."""
+    from tests.serving.published_configs import SUPER_120B
+
+    assert mamba_block_tokens(SUPER_120B, 1, None, kv_bytes=1) == 8320
+    path = tmp_path / "NVIDIA-Nemotron-3-Super-120B-A12B-FP8"
+    path.mkdir()
+    (path / "config.json").write_text(json.dumps(SUPER_120B))
+    found = findings(str(path), ["--max-model-len", "8192"], Target.given(2, 80))  # TP 2: same
+    assert found["prefix caching"].level == "warn"
+    assert "8320-token block" in found["prefix caching"].detail
+    assert "issues/54504" in found["prefix caching"].detail
+
+
+def test_recipe_flags_are_not_called_unneeded():
+    """The Omni recipe passes --trust-remote-code itself (its config class is remote code)."""
+    found = findings("nvidia/Nemotron-3-Nano-Omni-30B-A3B-Reasoning-BF16",
+                     ["--trust-remote-code"])
+    assert "flag --trust-remote-code" not in found
+    found = findings("nvidia/NVIDIA-Nemotron-Nano-9B-v2", ["--trust-remote-code"])
+    assert found["flag --trust-remote-code"].level == "note"

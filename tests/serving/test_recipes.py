@@ -15,10 +15,19 @@ from pathlib import Path
 
 import pytest
 
-from vllm_nemotron import chat_templates, serve
-from vllm_nemotron.planning import DoesNotFitError, GiB, Target
-from vllm_nemotron.recipes import FAMILIES, UnknownModelError, make_recipe, merge_args
-from vllm_nemotron.template_choice import TemplateError
+from tests.serving import published_configs as published
+from vllm_nemotron import chat_templates
+from vllm_nemotron.cli import recipe as recipe_command
+from vllm_nemotron.serving.families import FAMILIES
+from vllm_nemotron.serving.parameters import count_parameters, sequence_cache
+from vllm_nemotron.serving.planning import DoesNotFitError, GiB, Target
+from vllm_nemotron.serving.recipes import (
+    RecipeOptionError,
+    UnknownModelError,
+    make_recipe,
+    merge_args,
+)
+from vllm_nemotron.serving.template_choice import TemplateError
 
 CPU = Target.cpu_build()
 REFERENCE = Target.reference()
@@ -59,7 +68,7 @@ HUB_NAMES = [
      True, 131072),
     ("nvidia/NVIDIA-Nemotron-3-Nano-4B-BF16", "nemotron-3-nano", "qwen3_coder", "nano_v3",
      True, 262144),
-    ("nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16", "nemotron-3-nano", "qwen3_coder", "nano_v3",
+    ("nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16", "nemotron-3-nano-30b", "qwen3_coder", "nano_v3",
      True, 262144),
     ("nvidia/Nemotron-Mini-4B-Instruct", "nemotron-mini", "nemotron_mini", None, False, 4096),
 ]
@@ -78,7 +87,8 @@ def test_hub_name_recipe(model, family, tool, reasoning, hybrid, max_len):
     assert "--no-enable-prefix-caching" not in recipe.args
 
 
-@pytest.mark.parametrize("model,hybrid", [(m[0], m[4]) for m in HUB_NAMES])
+@pytest.mark.parametrize("model,hybrid", [(m[0], m[4]) for m in HUB_NAMES
+                                          if m[1] != "nemotron-3-nano-30b"])  # MoE: GPU only
 def test_cpu_build_turns_off_prefix_caching_for_hybrids(model, hybrid):
     """On the CPU build, vLLM 0.32's cached hybrid crashes on multi-chunk prompts."""
     recipe = make_recipe(model, target=CPU)
@@ -295,7 +305,7 @@ def test_weights_of_a_cached_checkpoint_come_from_its_index(hub_cache):
 
 @pytest.mark.parametrize("heads,groups,expected", [
     (12, 8, (4, 2)),  # 8 does not divide 12 heads: TP 4, the rest as pipeline stages
-    (32, 2, (2, 4)),  # n_groups must divide by TP
+    (32, 2, (2, 3)),  # n_groups must divide by TP; as many pipeline stages as needed
     (32, 8, (8, 1)),
 ])
 def test_tensor_parallel_divides_heads_and_mamba_groups(tmp_path, heads, groups, expected):
@@ -387,7 +397,7 @@ def test_user_arguments_override_recipe(recipe_args, extra, merged):
 
 def test_recipe_command_prints_exact_vllm_serve(capsys):
     argv = ["nvidia/NVIDIA-Nemotron-Nano-9B-v2", "--max-model-len", "8192", "--gpus", "2"]
-    assert serve.recipe_main(argv) == 0
+    assert recipe_command.main(argv) == 0
     out = capsys.readouterr().out.splitlines()
     command = shlex.split(out[-1])
     assert command[:3] == ["vllm", "serve", "nvidia/NVIDIA-Nemotron-Nano-9B-v2"]
@@ -400,7 +410,7 @@ def test_recipe_command_prints_exact_vllm_serve(capsys):
 
 
 def test_recipe_command_takes_the_plugin_template(capsys):
-    assert serve.recipe_main(["nvidia/NVIDIA-Nemotron-Nano-9B-v2",
+    assert recipe_command.main(["nvidia/NVIDIA-Nemotron-Nano-9B-v2",
                               "--chat-template-from-plugin"]) == 0
     command = shlex.split(capsys.readouterr().out.splitlines()[-1])
     assert flag(command, "--chat-template") == chat_templates.path("nemotron_nano_v2")
@@ -415,7 +425,7 @@ def _cli(*argv: str, env_cache: Path) -> subprocess.CompletedProcess:
 
 
 def test_unknown_model_cli_exits_2_without_traceback(hub_cache):
-    # Through the console entry (the CLI dispatches to serve.recipe_main / serve_main).
+    # Through the console entry (the CLI dispatches to cli.recipe / cli.serve).
     for command in ("recipe", "serve"):
         proc = _cli(command, "acme/other-7B", env_cache=hub_cache)
         assert proc.returncode == 2
@@ -430,3 +440,230 @@ def test_does_not_fit_cli_exits_3_with_the_numbers(hub_cache):
     assert "Traceback" not in proc.stderr and proc.stdout == ""
     assert "does not fit 1 x 24 GiB GPU(s)" in proc.stderr
     assert "tensor parallel 8 (plan it with --gpus 8 --gpu-memory-gib 80)" in proc.stderr
+
+
+# --- Nemotron 3 MoE: recipes and plans from the published configs (published_configs.py)
+
+def moe_checkpoint(path: Path, config: dict, quant: dict | None = None) -> Path:
+    files = {"config.json": json.dumps(config)}
+    if quant is not None:
+        files["hf_quant_config.json"] = json.dumps(quant)
+    return write_checkpoint(path, files)
+
+
+# config, total parameters and active ones (billions) the name promises
+COUNTS = [
+    (published.NANO_30B, 30, 3),
+    (published.SUPER_120B, 120, 12),
+    (published.ULTRA_550B, 550, 55),
+]
+
+
+@pytest.mark.parametrize("config,total,active", COUNTS)
+def test_parameter_counts_agree_with_the_names(config, total, active):
+    counted = count_parameters(config)
+    main = (counted.total - counted.mtp) / 1e9
+    assert 0.99 * total <= main < 1.06 * total  # Nano 31.6B, Super 120.7B, Ultra 549.3B
+    assert active <= counted.active / 1e9 < active * 1.2  # 3.6B, 12.8B, 56.1B with embeddings
+    assert (counted.mtp > 0) == bool(config.get("num_nextn_predict_layers"))
+
+
+def test_ultra_weights_match_the_published_repository_sizes():
+    """The BF16 and NVFP4 repositories hold 1121 GB and 352 GB (published_configs.py): the
+    count, and which layers NVFP4 keeps in bf16 (all but MoE/MLP), reproduce them."""
+    counted = count_parameters(published.ULTRA_550B)
+    assert counted.weight_bytes("BF16") / 1e9 == pytest.approx(1121, rel=0.005)
+    assert counted.weight_bytes("NVFP4") / 1e9 == pytest.approx(352, rel=0.01)
+
+
+def test_sequence_cache_counts_attention_kv_and_mamba_state():
+    # Super: 8 attention layers x (K, V) x 2 KV heads x 128 x 1 byte (fp8) per token; 40 Mamba
+    # layers x (conv (128*64 + 2*8*128) x 3 x 2 B + SSM 128 x 64 x 128 x 4 B) per sequence.
+    cache = sequence_cache(published.SUPER_120B, kv_bytes=1)
+    assert (cache.attention_layers, cache.mamba_layers) == (8, 40)
+    assert cache.kv_bytes_per_token == 8 * 2 * 2 * 128
+    assert cache.mamba_state_bytes == 40 * (10240 * 3 * 2 + 128 * 64 * 128 * 4)
+
+
+# directory config, quantization -> family, kv cache dtype, (TP, PP) on 8 x 80 GiB per node
+# (None: does not fit one node), nodes it needs
+MOE_PLANS = [
+    (published.NANO_30B, None, "nemotron-3-nano-30b", None, (1, 1)),
+    (published.NANO_30B, published.FP8_QUANT, "nemotron-3-nano-30b", "fp8", (1, 1)),
+    (published.SUPER_120B, None, "nemotron-3-super", "fp8", (4, 1)),  # BF16: 4 GPUs
+    (published.SUPER_120B, published.FP8_QUANT, "nemotron-3-super", "fp8", (2, 1)),
+    (published.SUPER_120B, published.NVFP4_QUANT, "nemotron-3-super", "fp8", (2, 1)),
+    (published.ULTRA_550B, published.NVFP4_QUANT, "nemotron-3-ultra", "fp8", (8, 1)),
+    (published.ULTRA_550B, None, "nemotron-3-ultra", "fp8", None),  # BF16: 1121 GB
+]
+
+
+@pytest.mark.parametrize("config,quant,family,kv,plan", MOE_PLANS)
+def test_moe_recipe_and_plan_from_the_published_config(tmp_path, config, quant, family, kv,
+                                                       plan):
+    model = str(moe_checkpoint(tmp_path / "checkpoint", config, quant))  # the name says nothing
+    if plan is None:
+        with pytest.raises(DoesNotFitError, match=r"need 17 GPUs.*--nodes 3"):
+            make_recipe(model, target=H100x8)
+        return
+    recipe = make_recipe(model, target=H100x8)
+    assert recipe.family.name == family
+    assert flag(recipe.args, "--kv-cache-dtype") == kv
+    assert flag(recipe.args, "--mamba-ssm-cache-dtype") == "float32"
+    assert parallel(recipe) == plan
+    assert "counted from config.json" in recipe.plan.reason
+    assert "every expert is held" in recipe.plan.reason  # memory from total parameters
+    assert "attention layers" in recipe.plan.reason  # and the cache
+
+
+def test_ultra_bf16_spans_three_nodes():
+    """1121 GB of weights: 17 GPUs of 80 GiB at most 80% full, so 3 nodes (TP 8 x PP 3)."""
+    recipe = make_recipe("nvidia/NVIDIA-Nemotron-3-Ultra-550B-A55B-BF16",
+                         target=Target.given(8, 80, nodes=3))
+    assert parallel(recipe) == (8, 3)
+    with pytest.raises(DoesNotFitError):
+        make_recipe("nvidia/NVIDIA-Nemotron-3-Ultra-550B-A55B-BF16",
+                    target=Target.given(8, 80, nodes=2))
+
+
+# hub name -> family, reasoning parser, kv cache dtype, (TP, PP) on the 80 GiB reference,
+# extra flags the recipe must carry
+NEW_HUB_NAMES = [
+    ("nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16", "nemotron-3-nano-30b", "nano_v3", None,
+     (1, 1), []),
+    ("nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-FP8", "nemotron-3-nano-30b", "nano_v3", "fp8",
+     (1, 1), []),
+    ("nvidia/NVIDIA-Nemotron-3-Super-120B-A12B-BF16", "nemotron-3-super", "super_v3", "fp8",
+     (4, 1), []),
+    ("nvidia/NVIDIA-Nemotron-3-Super-120B-A12B-FP8", "nemotron-3-super", "super_v3", "fp8",
+     (2, 1), []),
+    ("nvidia/NVIDIA-Nemotron-3-Super-120B-A12B-NVFP4", "nemotron-3-super", "super_v3", "fp8",
+     (1, 1), []),
+    ("nvidia/NVIDIA-Nemotron-3-Ultra-550B-A55B-NVFP4", "nemotron-3-ultra", "super_v3", "fp8",
+     (8, 1), []),
+    ("nvidia/NVIDIA-Nemotron-3-Ultra-550B-A55B-BF16", "nemotron-3-ultra", "super_v3", "fp8",
+     (8, 3), []),
+    ("nvidia/NVIDIA-Nemotron-3.5-Lightning-30B-A3B-NVFP4", "nemotron-3.5-lightning",
+     "super_v3", "fp8", (1, 1), ["--moe-backend", "marlin"]),
+    ("nvidia/NVIDIA-Nemotron-3.5-Lightning-30B-A3B-BF16", "nemotron-3.5-lightning",
+     "super_v3", None, (1, 1), ["--moe-backend", "flashinfer_cutlass"]),
+    ("nvidia/Nemotron-3-Nano-Omni-30B-A3B-Reasoning-BF16", "nemotron-3-nano-omni", "nano_v3",
+     None, (1, 1), ["--trust-remote-code"]),
+    ("nvidia/Nemotron-3-Nano-Omni-30B-A3B-Reasoning-NVFP4", "nemotron-3-nano-omni", "nano_v3",
+     "fp8", (1, 1), ["--trust-remote-code"]),
+    ("nvidia/NVIDIA-Nemotron-Nano-12B-v2-VL-BF16", "nemotron-nano-vl-v2", None, None, (1, 1),
+     ["--trust-remote-code"]),
+]
+
+
+@pytest.mark.parametrize("model,family,reasoning,kv,plan,extra", NEW_HUB_NAMES)
+def test_nemotron_3_hub_names(model, family, reasoning, kv, plan, extra):
+    recipe = make_recipe(model, target=REFERENCE)
+    assert recipe.family.name == family
+    assert flag(recipe.args, "--reasoning-parser") == reasoning
+    assert flag(recipe.args, "--tool-call-parser") == (recipe.family.tool_parser)
+    assert flag(recipe.args, "--kv-cache-dtype") == kv
+    assert flag(recipe.args, "--mamba-ssm-cache-dtype") == "float32"  # Omni too: vLLM's own
+    assert parallel(recipe) == plan  # default covers only NemotronH(Puzzle) and Nano_VL_V2
+    joined = " ".join(recipe.args)
+    assert " ".join(extra) in joined
+    assert "--speculative-config" not in recipe.args  # MTP is opt-in
+    assert "--enable-expert-parallel" not in recipe.args
+
+
+# architecture of a VL/Omni checkpoint (its language model nested as text_config) -> family
+OMNI_ARCHITECTURES = [
+    ("NemotronH_Nano_Omni_Reasoning_V3", published.NANO_30B, "nemotron-3-nano-omni"),
+    ("NemotronH_Omni_Reasoning_V3", published.NANO_30B, "nemotron-3-nano-omni"),
+    ("NemotronH_Super_Omni_Reasoning_V3", published.SUPER_120B, "nemotron-3-super-omni"),
+    ("NemotronH_Nano_VL_V2", {"architectures": ["NemotronHForCausalLM"]},
+     "nemotron-nano-vl-v2"),
+]
+
+
+@pytest.mark.parametrize("arch,text_config,family", OMNI_ARCHITECTURES)
+def test_omni_and_vl_architectures(tmp_path, arch, text_config, family):
+    model = moe_checkpoint(tmp_path / "checkpoint", {"architectures": [arch],
+                                                     "text_config": text_config})
+    recipe = make_recipe(str(model), target=REFERENCE)
+    assert recipe.family.name == family
+    # vLLM's float32 SSM default is keyed by architecture and misses the Omni ones.
+    assert flag(recipe.args, "--mamba-ssm-cache-dtype") == "float32"
+    assert flag(recipe.args, "--trust-remote-code") == ""
+
+
+# --- opt-in MTP speculative decoding and expert parallelism
+
+@pytest.mark.parametrize("mtp,tokens", [(0, 3), (2, 2)])
+def test_mtp_sets_the_speculative_config(tmp_path, mtp, tokens):
+    model = moe_checkpoint(tmp_path / "checkpoint", published.SUPER_120B)
+    recipe = make_recipe(str(model), target=H100x8, mtp=mtp)
+    assert json.loads(flag(recipe.args, "--speculative-config")) == \
+        {"method": "mtp", "num_speculative_tokens": tokens}
+
+
+def test_mtp_method_is_one_vllm_accepts():
+    """vLLM's own speculative config keeps "mtp" (and renames "nemotron_h_mtp" to it)."""
+    from typing import get_args
+
+    from vllm.config.speculative import MTPModelTypes
+
+    assert "mtp" in get_args(MTPModelTypes)
+
+
+@pytest.mark.parametrize("model,config,option", [
+    ("nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16", None, {"mtp": 0}),  # Nano-30B: no MTP head
+    ("checkpoint", published.NANO_30B, {"mtp": 3}),
+    ("nvidia/NVIDIA-Nemotron-Nano-9B-v2", None, {"expert_parallel": True}),  # no experts
+])
+def test_options_the_model_cannot_take(tmp_path, model, config, option):
+    if config is not None:
+        model = str(moe_checkpoint(tmp_path / model, config))
+    with pytest.raises(RecipeOptionError, match="--mtp|--expert-parallel"):
+        make_recipe(model, target=REFERENCE, **option)
+
+
+def test_expert_parallel_spreads_the_experts(tmp_path):
+    model = moe_checkpoint(tmp_path / "checkpoint", published.SUPER_120B)
+    recipe = make_recipe(str(model), target=H100x8, expert_parallel=True)
+    assert flag(recipe.args, "--enable-expert-parallel") == ""
+    assert parallel(recipe) == (4, 1)
+    assert "expert parallel 4 (128 of each MoE layer's 512 experts per GPU)" in recipe.plan.reason
+
+
+def test_moe_family_is_refused_on_the_cpu_build():
+    with pytest.raises(DoesNotFitError, match="needs a GPU.*non-gated relu"):
+        make_recipe("nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16", target=CPU)
+
+
+def test_recipe_cli_mtp_and_expert_parallel(capsys):
+    argv = ["nvidia/NVIDIA-Nemotron-3-Super-120B-A12B-FP8", "--mtp", "--expert-parallel"]
+    assert recipe_command.main(argv) == 0
+    command = shlex.split(capsys.readouterr().out.splitlines()[-1])
+    assert json.loads(flag(command, "--speculative-config"))["num_speculative_tokens"] == 3
+    assert "--enable-expert-parallel" in command and "--mtp" not in command
+    assert recipe_command.main(["nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16", "--mtp"]) == 2
+    assert "no MTP layer" in capsys.readouterr().err
+
+
+# --- the family table is data
+
+def test_every_family_names_sources_and_reachable_parsers():
+    from vllm.tool_parsers import ToolParserManager
+
+    import vllm_nemotron as plugin
+
+    vllm_tool_parsers = set(ToolParserManager.list_registered())
+    for fam in FAMILIES:
+        if fam.hybrid and fam.name.startswith("nemotron-3"):
+            assert fam.sources, f"{fam.name} names no source"
+        if fam.tool_parser:
+            assert fam.tool_parser in plugin.TOOL_PARSERS or \
+                fam.tool_parser in vllm_tool_parsers, fam.name
+        if fam.reasoning_parser == "super_v3" and "super_v3" not in plugin.REASONING_PARSERS:
+            continue  # registered by issue 19 point 3, on another branch
+        if fam.reasoning_parser:
+            assert fam.reasoning_parser in plugin.REASONING_PARSERS, fam.name
+        assert set(fam.fp8_kv_cache) <= set(fam.precisions), fam.name
+        for extra in fam.extra:
+            assert set(extra.precisions) <= set(fam.precisions), fam.name

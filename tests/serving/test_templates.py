@@ -17,7 +17,7 @@ import pytest
 
 from tests.serving.conversations import CONVERSATIONS, TOOLS, call, call_json, user
 from vllm_nemotron import chat_templates
-from vllm_nemotron.template_choice import template_features
+from vllm_nemotron.serving.template_choice import template_features
 from vllm_nemotron.tiny import save_tokenizer
 
 GOLDEN = Path(__file__).parent / "golden"

@@ -21,7 +21,7 @@ from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from vllm_nemotron.recipes import Recipe
+    from vllm_nemotron.serving.recipes import Recipe
 
 DIST = "vllm-nemotron"
 
@@ -130,14 +130,14 @@ def checks() -> list[tuple[str, Callable[[], str]]]:
 
 def model_report(argv: list[str]) -> int:
     """Print what serving the model would do, and what is wrong with the user's arguments."""
-    from vllm_nemotron.serve import with_recipe
+    from vllm_nemotron.cli.model_args import with_recipe
 
     return with_recipe("doctor", "Check how a Nemotron model would be served.", argv, False,
                        _report)
 
 
 def _report(recipe: Recipe, args: list[str], extra: list[str]) -> int:
-    from vllm_nemotron.preflight import preflight
+    from vllm_nemotron.serving.preflight import preflight
 
     fam = recipe.family
     print(f"model         {recipe.model}")

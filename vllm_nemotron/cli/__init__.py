@@ -1,6 +1,7 @@
-"""`vllm-nemotron` command: demo, doctor, recipe, serve.
+"""`vllm-nemotron` command: demo, doctor, recipe, serve (one module each in this package).
 
-Subcommands import their module only when chosen, so `--help` is instant.
+Subcommands import their module only when chosen, so `--help` is instant. The console script
+is `vllm_nemotron.cli:main`.
 """
 
 from __future__ import annotations
@@ -8,14 +9,14 @@ from __future__ import annotations
 import sys
 
 COMMANDS = {
-    "demo": ("vllm_nemotron.demo:main",
+    "demo": ("vllm_nemotron.cli.demo:main",
              "build a tiny random Nemotron-H checkpoint, serve it with the plugin, query it"),
-    "doctor": ("vllm_nemotron.doctor:main",
+    "doctor": ("vllm_nemotron.cli.doctor:main",
                "check that every plugin piece loads; with a model: what serving it would do, "
                "and which of your flags vLLM rejects or work against the recipe"),
-    "recipe": ("vllm_nemotron.serve:recipe_main",
+    "recipe": ("vllm_nemotron.cli.recipe:main",
                "print the `vllm serve` command for a Nemotron checkpoint"),
-    "serve": ("vllm_nemotron.serve:serve_main",
+    "serve": ("vllm_nemotron.cli.serve:main",
               "serve a Nemotron checkpoint with its recipe (extra vLLM args override it)"),
 }
 

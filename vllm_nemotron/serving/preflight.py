@@ -18,11 +18,14 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from vllm_nemotron.recipes import Recipe, flag_spans
+from vllm_nemotron.serving.known_issues import known_issue_findings
+from vllm_nemotron.serving.recipes import Recipe, flag_spans
 
 # Smallest attention kernel block of vLLM 0.32's GPU backends (FlashAttention: 16), which is
 # also the GPU default block size.
 KERNEL_BLOCK = 16
+# Hybrid prefix caching silently reuses nothing when one block outgrows the prompts.
+BLOCK_ISSUE = "https://github.com/vllm-project/vllm/issues/54504"
 # Flags whose job the plugin already does.
 NOT_NEEDED = {
     "trust-remote-code": "the plugin registers the Nemotron model and config classes; this "
@@ -106,8 +109,9 @@ def _user_flags(user_args: list[str]) -> dict[str, str | None]:
 def conflicts(recipe: Recipe, user_args: list[str]) -> list[Finding]:
     """The user's flags that change what the family needs, or look like a mistake."""
     fam, flags = recipe.family, _user_flags(user_args)
+    in_recipe = {name for name, _, _, _ in flag_spans(recipe.args) if name}
     out = [Finding("note", f"flag --{name}", f"not needed: {why}")
-           for name, why in NOT_NEEDED.items() if name in flags]
+           for name, why in NOT_NEEDED.items() if name in flags and name not in in_recipe]
     if "mamba-cache-dtype" in flags:
         out.append(Finding("warn", "flag --mamba-cache-dtype",
                            "sets the dtype of all Mamba state (conv and SSM); the SSM state is "
@@ -154,13 +158,13 @@ def parallel_check(recipe: Recipe, namespace: argparse.Namespace) -> Finding | N
 
 
 def mamba_block_tokens(config: dict, tensor_parallel: int, block_size: int | None,
-                       kernel_block: int = KERNEL_BLOCK) -> int:
+                       kernel_block: int = KERNEL_BLOCK, kv_bytes: int = 2) -> int:
     """The attention block size vLLM 0.32 picks for a hybrid, so one page holds a Mamba state.
 
     As vllm/platforms/interface.py (_align_hybrid_block_size): conv state in the model dtype
-    (2 bytes), SSM state in float32 (the recipe), KV in the model dtype; the block is the
-    smallest multiple of the kernel block (or of the block size asked for, if larger) whose
-    KV page holds at least one Mamba state.
+    (2 bytes), SSM state in float32 (the recipe), KV in the model dtype or fp8 (`kv_bytes`
+    1); the block is the smallest multiple of the kernel block (or of the block size asked
+    for, if larger) whose KV page holds at least one Mamba state.
     """
     from vllm.model_executor.layers.mamba.mamba_utils import MambaStateShapeCalculator
 
@@ -173,7 +177,7 @@ def mamba_block_tokens(config: dict, tensor_parallel: int, block_size: int | Non
     mamba_page = 2 * math.prod(conv) + 4 * math.prod(ssm)
     kv_heads = max(1, config["num_key_value_heads"] // tensor_parallel)
     head_dim = config.get("head_dim") or config["hidden_size"] // config["num_attention_heads"]
-    kv_per_token = 2 * kv_heads * head_dim * 2
+    kv_per_token = 2 * kv_heads * head_dim * kv_bytes
     align = max(kernel_block, block_size or 0)
     return align * math.ceil(mamba_page / (align * kv_per_token))
 
@@ -184,24 +188,27 @@ def prefix_caching(recipe: Recipe, namespace: argparse.Namespace) -> Finding:
         return Finding("note", "prefix caching", "off (--no-enable-prefix-caching)")
     if recipe.target is not None and recipe.target.cpu:
         return Finding("note", "prefix caching", "on as you asked, on the CPU build (see above)")
-    config = (recipe.checkpoint.config if recipe.checkpoint else None) or {}
+    config = recipe.checkpoint.language_config if recipe.checkpoint else {}
     tp = recipe.plan.tensor_parallel if recipe.plan else 1
     tp = namespace.tensor_parallel_size if namespace.tensor_parallel_size > 1 else tp
+    kv_bytes = 1 if str(namespace.kv_cache_dtype).startswith("fp8") else 2
     try:
-        block = mamba_block_tokens(config, tp, namespace.block_size)
+        block = mamba_block_tokens(config, tp, namespace.block_size, kv_bytes=kv_bytes)
     except KeyError:
         return Finding("note", "prefix caching",
                        "on (vLLM 0.32 caches hybrid prefixes, Mamba cache mode 'align'); its "
                        "block size depends on the Mamba state size, known once config.json is "
                        "local")
     max_len = namespace.max_model_len or recipe.family.max_model_len
+    kv = "fp8" if kv_bytes == 1 else "bf16"
     detail = (f"on (Mamba cache mode 'align'), in blocks of {block} tokens (estimated from "
-              f"config.json at tensor parallel {tp}: vLLM grows the block until one KV page "
-              f"holds a Mamba state); only whole blocks of a shared prefix are reused")
+              f"config.json at tensor parallel {tp} with {kv} KV: vLLM grows the block until "
+              f"one KV page holds a Mamba state); only whole blocks of a shared prefix are "
+              f"reused")
     if max_len < block:
         return Finding("warn", "prefix caching",
                        f"on, but --max-model-len {max_len} is shorter than one {block}-token "
-                       f"block: no prefix will ever be reused")
+                       f"block: no prefix will ever be reused ({BLOCK_ISSUE})")
     return Finding("ok", "prefix caching", detail)
 
 
@@ -210,6 +217,8 @@ def preflight(recipe: Recipe, merged_args: list[str], user_args: list[str]) -> l
     namespace, findings = parse_with_vllm(recipe.model, merged_args)
     findings += conflicts(recipe, user_args)
     if namespace is not None:
+        findings += [Finding(level, label, detail)
+                     for level, label, detail in known_issue_findings(recipe, namespace)]
         if (check := parallel_check(recipe, namespace)) is not None:
             findings.append(check)
         if recipe.family.hybrid:

@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import vllm_nemotron.chat_templates as chat_templates
-
-if TYPE_CHECKING:
-    from vllm_nemotron.checkpoint import Checkpoint
-    from vllm_nemotron.recipes import Family
+from vllm_nemotron.serving.checkpoint import Checkpoint
+from vllm_nemotron.serving.families import Family
 
 # Chat-template kwargs a template may read (it reads one when the variable is not set inside).
 KWARGS = ("tools", "enable_thinking", "truncate_history_thinking")

@@ -1,27 +1,29 @@
-"""`vllm-nemotron recipe <model>` and `vllm-nemotron serve <model> [vLLM args]`.
+"""The options `recipe`, `serve` and `doctor <model>` share, and turning them into a recipe.
 
-`recipe` prints the exact `vllm serve` command a family needs on a target (the GPUs named
-with --gpus/--gpu-memory-gib/--nodes, else this machine's CUDA GPUs, else the cards' reference
-80 GB GPUs); `serve` runs it on this machine. The server is started as
-`python -m vllm.entrypoints.openai.api_server`, because the `vllm` console script does not
-work under the CPU build's distribution name; the arguments are the same. Extra vLLM
-arguments given after the model override the recipe's.
+Ours are the model, the family, the target (--gpus/--gpu-memory-gib/--nodes), the chat
+template choice and the opt-in features (--mtp, --expert-parallel); every other argument goes
+to vLLM and overrides the recipe's. Usage errors, unknown models and models that do not fit
+end with an exit status and a message, never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import shlex
-import signal
-import subprocess
 import sys
 from collections.abc import Callable
 from typing import TextIO
 
-from .local_server import server_command
-from .planning import DoesNotFitError, Target
-from .recipes import Recipe, UnknownModelError, make_recipe, merge_args, supported_text
-from .template_choice import TemplateError
+from vllm_nemotron.serving.planning import DoesNotFitError, Target
+from vllm_nemotron.serving.recipes import (
+    Recipe,
+    RecipeOptionError,
+    UnknownModelError,
+    make_recipe,
+    merge_args,
+    supported_text,
+)
+from vllm_nemotron.serving.template_choice import TemplateError
 
 EXIT_UNKNOWN_MODEL = 2
 EXIT_DOES_NOT_FIT = 3
@@ -47,6 +49,12 @@ def parser(prog: str, what: str) -> argparse.ArgumentParser:
     out.add_argument("--chat-template-from-plugin", action="store_true",
                      help="serve with vllm-nemotron's template for the family instead of the "
                           "checkpoint's own")
+    out.add_argument("--mtp", type=int, nargs="?", const=0, metavar="N",
+                     help="MTP speculative decoding: the checkpoint's MTP layer drafts N tokens "
+                          "a step (default: as many as the family's guides)")
+    out.add_argument("--expert-parallel", action="store_true",
+                     help="spread each MoE layer's experts over the GPUs "
+                          "(--enable-expert-parallel) instead of slicing every expert")
     return out
 
 
@@ -69,11 +77,15 @@ def with_recipe(prog: str, what: str, argv: list[str], for_this_machine: bool,
         args, extra = parser(prog, what).parse_known_args(argv)
     except SystemExit as exc:  # argparse already printed the usage or help
         return int(exc.code or 0)
+    if args.mtp is not None and args.mtp < 0:
+        print("vllm-nemotron: --mtp takes a number of tokens >= 1", file=sys.stderr)
+        return EXIT_UNKNOWN_MODEL
     try:
         recipe = make_recipe(args.model, family=args.family,
                              target=target_from(args, for_this_machine),
-                             template_from_plugin=args.chat_template_from_plugin)
-    except (UnknownModelError, TemplateError) as exc:
+                             template_from_plugin=args.chat_template_from_plugin,
+                             mtp=args.mtp, expert_parallel=args.expert_parallel)
+    except (UnknownModelError, TemplateError, RecipeOptionError) as exc:
         print(f"vllm-nemotron: {exc}", file=sys.stderr)
         return EXIT_UNKNOWN_MODEL
     except DoesNotFitError as exc:
@@ -88,37 +100,3 @@ def explain(recipe: Recipe, extra: list[str], out: TextIO) -> None:
         print(f"#   {reason}", file=out)
     if extra:
         print(f"#   your arguments override or extend the recipe's: {shlex.join(extra)}", file=out)
-
-
-def recipe_main(argv: list[str]) -> int:
-    """Print the `vllm serve` command for a model, with why each flag is there."""
-    def show(recipe: Recipe, args: list[str], extra: list[str]) -> int:
-        explain(recipe, extra, sys.stdout)
-        print(shlex.join(["vllm", "serve", recipe.model, *args]))
-        return 0
-
-    return with_recipe("recipe", "Print the vllm serve command for a Nemotron model.", argv,
-                       False, show)
-
-
-def serve_main(argv: list[str]) -> int:
-    """Run the OpenAI-compatible vLLM server for a model with its family's recipe."""
-    return with_recipe("serve", "Serve a Nemotron model with the right vLLM settings.", argv,
-                       True, _run_server)
-
-
-def _run_server(recipe: Recipe, args: list[str], extra: list[str]) -> int:
-    explain(recipe, extra, sys.stderr)
-    command = server_command(recipe.model, args)
-    print(f"# running: {shlex.join(command)}", file=sys.stderr, flush=True)
-    child = subprocess.Popen(command)
-
-    def forward(signum: int, _frame: object) -> None:
-        child.send_signal(signum)
-
-    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        return child.wait()
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)

@@ -23,7 +23,7 @@ def server_args(model_dir: Path) -> list[str]:
     """The family recipe `vllm-nemotron serve` would use (parsers, template, Mamba cache)."""
     import torch
 
-    from vllm_nemotron.recipes import make_recipe, merge_args
+    from vllm_nemotron.serving.recipes import make_recipe, merge_args
 
     recipe = make_recipe(str(model_dir))
     for reason in recipe.reasons:
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=600, help="seconds to wait for the server")
     args = parser.parse_args(argv)
 
-    from vllm_nemotron.local_server import OpenAIServer, ServerStartError
+    from vllm_nemotron.serving.local_server import OpenAIServer, ServerStartError
     from vllm_nemotron.tiny import build_nemotron_h
 
     # SIGTERM (e.g. from a container runtime) stops the demo like Ctrl-C does.

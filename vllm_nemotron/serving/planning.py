@@ -16,7 +16,8 @@ GiB = 2**30
 # The cards' reference GPU: H100/A100 80GB (Ultra-253B: 8 x 80 GB; Super-49B: 2 x 80 GB in bf16).
 REFERENCE_GPU_GIB = 80
 GPUS_PER_NODE = 8
-# Share of one GPU's memory the weights may take; the rest is KV/SSM cache and activations.
+# Share of one GPU's memory the weights and one full-length sequence's cache may take; the rest
+# is room for more sequences' cache, activations and CUDA graphs.
 WEIGHT_SHARE_OF_GPU = 0.8
 
 
@@ -81,10 +82,33 @@ class Target:
 
 
 @dataclass(frozen=True)
+class Footprint:
+    """What must fit on the GPUs: the weights and the cache of one sequence of the recipe's
+    context length (KV of the attention layers, Mamba state), each with how it was found."""
+
+    weight_bytes: int | None
+    weights_from: str
+    cache_bytes: int = 0
+    cache_from: str = ""
+
+    @property
+    def total(self) -> int:
+        return (self.weight_bytes or 0) + self.cache_bytes
+
+    def describe(self) -> str:
+        text = f"weights {self.weight_bytes / GiB:.1f} GiB ({self.weights_from})" \
+            if self.weight_bytes is not None else "weights unknown"
+        if self.cache_from:
+            text += f" + cache {self.cache_bytes / GiB:.1f} GiB ({self.cache_from})"
+        return text
+
+
+@dataclass(frozen=True)
 class Plan:
     tensor_parallel: int
     pipeline_parallel: int
     reason: str
+    expert_parallel: bool = False
 
     def args(self) -> list[str]:
         out = []
@@ -92,17 +116,15 @@ class Plan:
             out += ["--tensor-parallel-size", str(self.tensor_parallel)]
         if self.pipeline_parallel > 1:
             out += ["--pipeline-parallel-size", str(self.pipeline_parallel)]
+        if self.expert_parallel:
+            out += ["--enable-expert-parallel"]
         return out
 
 
-def weights_from_name(name: str) -> int | None:
-    """Weight bytes estimated from a hub name like '...-49B-...' (bf16 unless it says FP8/FP4)."""
+def params_from_name(name: str) -> float | None:
+    """Parameters from a hub name like '...-49B-...' or '...-120B-A12B-...' (the total)."""
     match = re.search(r"(\d+(?:\.\d+)?)B(?![a-z])", name, re.IGNORECASE)
-    if not match:
-        return None
-    bytes_per_param = 0.5 if re.search(r"fp4", name, re.I) else 1 if re.search(r"fp8", name, re.I) \
-        else 2
-    return int(float(match.group(1)) * 1e9 * bytes_per_param)
+    return float(match.group(1)) * 1e9 if match else None
 
 
 def _largest_dividing(limit: int, divisors: tuple[int | None, ...]) -> int:
@@ -113,48 +135,55 @@ def _largest_dividing(limit: int, divisors: tuple[int | None, ...]) -> int:
     return tp
 
 
-def plan_parallelism(weight_bytes: int | None, target: Target,
-                     divisors: tuple[int | None, ...] = ()) -> Plan:
-    """TP x PP for `target`: the fewest GPUs that hold the weights (within a node, TP; across
-    nodes, PP). `divisors` are counts TP must divide (attention heads, Mamba groups)."""
+def plan_parallelism(need: Footprint, target: Target, divisors: tuple[int | None, ...] = (),
+                     experts: int | None = None, expert_parallel: bool = False) -> Plan:
+    """TP x PP for `target`: the fewest GPUs that hold the footprint (within a node, TP; across
+    nodes, PP). `divisors` are counts TP must divide (attention heads, Mamba groups). With
+    `expert_parallel`, each MoE layer's `experts` are spread over the TP ranks instead of each
+    expert being sliced (vLLM's --enable-expert-parallel: EP size = TP)."""
     if target.cpu:
         return Plan(1, 1, f"{target.source}: tensor parallel 1")
-    if weight_bytes is None:
+    if need.weight_bytes is None:
         return Plan(1, 1, f"weight size unknown (no local weights, no size in the name): "
                           f"no parallelism planned for {target.describe()}; pass "
-                          f"--tensor-parallel-size yourself")
+                          f"--tensor-parallel-size yourself", expert_parallel)
     per_gpu = WEIGHT_SHARE_OF_GPU * target.gpu_memory_bytes
-    need = max(1, math.ceil(weight_bytes / per_gpu))
-    weights = f"weights {weight_bytes / GiB:.1f} GiB need {need} GPU{'s' if need > 1 else ''} " \
-              f"of {target.gpu_memory_bytes / GiB:g} GiB"
+    count = max(1, math.ceil(need.total / per_gpu))
+    sizes = f"{need.describe()} need {count} GPU{'s' if count > 1 else ''} " \
+            f"of {target.gpu_memory_bytes / GiB:g} GiB"
     per_node = target.gpus or GPUS_PER_NODE
     if target.nodes > 1:  # a multi-node target: TP inside each node, one pipeline stage per node
         tp = _largest_dividing(per_node, divisors)
         pp = target.nodes
     else:
-        world = 1 << (need - 1).bit_length()
-        tp = _largest_dividing(min(world, per_node), divisors)
-        pp = math.ceil(world / tp)
+        tp = _largest_dividing(min(1 << (count - 1).bit_length(), per_node), divisors)
+        pp = math.ceil(count / tp)
     available = None if target.gpus is None else target.gpus * target.nodes
-    if tp * pp < need or (available is not None and tp * pp > available):
-        raise DoesNotFitError(_does_not_fit(weight_bytes, need, target, divisors))
-    where = f"{pp} nodes x " if pp > 1 and target.gpus is None else ""
+    if tp * pp < count or (available is not None and tp * pp > available):
+        raise DoesNotFitError(_does_not_fit(need, count, target, divisors))
+    where = f"{math.ceil(tp * pp / GPUS_PER_NODE)} nodes of {GPUS_PER_NODE} GPUs: " \
+        if target.gpus is None and tp * pp > GPUS_PER_NODE else ""
     layout = f"tensor parallel {tp}" + (f" x pipeline parallel {pp}" if pp > 1 else "")
-    return Plan(tp, pp, f"{target.source}: {weights}: {where}{layout}")
+    if expert_parallel:
+        layout += f", expert parallel {tp}"
+        if experts:
+            layout += f" ({experts // tp} of each MoE layer's {experts} experts per GPU)"
+    return Plan(tp, pp, f"{target.source}: {sizes}: {where}{layout}", expert_parallel)
 
 
-def _does_not_fit(weight_bytes: int, need: int, target: Target,
+def _does_not_fit(need: Footprint, count: int, target: Target,
                   divisors: tuple[int | None, ...]) -> str:
-    message = (f"does not fit {target.describe()}: its weights ({weight_bytes / GiB:.1f} GiB) "
-               f"need {need} GPUs of {target.gpu_memory_bytes / GiB:g} GiB")
+    message = (f"does not fit {target.describe()}: {need.describe()} need {count} GPUs of "
+               f"{target.gpu_memory_bytes / GiB:g} GiB (at most "
+               f"{WEIGHT_SHARE_OF_GPU:.0%} of each for weights and one sequence's cache)")
     if target.gpu_memory_bytes != REFERENCE_GPU_GIB * GiB or target.gpus is not None:
-        reference = plan_parallelism(weight_bytes, Target.reference(), divisors)
+        reference = plan_parallelism(need, Target.reference(), divisors)
+        nodes = math.ceil(reference.tensor_parallel * reference.pipeline_parallel / GPUS_PER_NODE)
         message += (f"; on {REFERENCE_GPU_GIB} GiB GPUs: tensor parallel "
                     f"{reference.tensor_parallel}"
                     + (f" x pipeline parallel {reference.pipeline_parallel}"
                        if reference.pipeline_parallel > 1 else "")
                     + f" (plan it with --gpus {min(reference.tensor_parallel, GPUS_PER_NODE)} "
                       f"--gpu-memory-gib {REFERENCE_GPU_GIB}"
-                    + (f" --nodes {reference.pipeline_parallel}"
-                       if reference.pipeline_parallel > 1 else "") + ")")
+                    + (f" --nodes {nodes}" if nodes > 1 else "") + ")")
     return message
