@@ -253,7 +253,7 @@ def _local_template(arg: str) -> str:
 
 def parse_serve_args(args: list[str]):
     """The namespace `vllm serve` builds from these arguments (vLLM's own parser)."""
-    from vllm_nemotron.preflight import vllm_cli_args, vllm_parser
+    from vllm_nemotron.serving.preflight import vllm_cli_args, vllm_parser
 
     namespace = vllm_parser().parse_args([_local_template(_expand(a)) for a in args])
     vllm_cli_args().validate_parsed_serve_args(namespace)
