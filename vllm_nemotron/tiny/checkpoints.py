@@ -256,7 +256,7 @@ def _edit_weights(path: Path, *, drop: set[str] | frozenset[str] = frozenset(),
         weight_map = json.loads(index_path.read_text())["weight_map"]
     else:
         with safe_open(str(path / "model.safetensors"), "pt") as f:
-            weight_map = {name: "model.safetensors" for name in f.keys()}  # noqa: SIM118
+            weight_map = {name: "model.safetensors" for name in f.keys()}
     for shard in {weight_map[name] for name in drop if name in weight_map}:
         tensors = load_file(str(path / shard))
         save_file({k: v for k, v in tensors.items() if k not in drop}, str(path / shard),
