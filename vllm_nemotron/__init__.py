@@ -14,6 +14,8 @@ __version__ = "0.1.0"
 MODEL_CLASSES: dict[str, str] = {
     "DeciLMForCausalLM": "vllm_nemotron.models.decilm:DeciLMForCausalLM",
     "NemotronHForCausalLM": "vllm_nemotron.models.nemotron_h:NemotronHForCausalLM",
+    # vLLM maps Puzzle (per-layer configured) Nemotron-H checkpoints to the same in-tree class
+    "NemotronHPuzzleForCausalLM": "vllm_nemotron.models.nemotron_h:NemotronHForCausalLM",
 }
 
 # --tool-call-parser name -> "module:Class"

@@ -1,13 +1,15 @@
 """Nemotron-H served by our class equals transformers' NemotronHForCausalLM.
 
-The checkpoint uses what in-tree vLLM gets wrong: tied embeddings and a non-relu2 MLP
+The checkpoint uses what in-tree vLLM gets wrong: tied embeddings (no lm_head in the
+checkpoint, so vLLM's own untie-and-load path cannot mask a missing tie) and a non-relu2 MLP
 activation (silu), stored in two safetensors shards.
 """
 
-import pytest
-import torch
+import json
 
-from tests.models.engine import MAX_TOKENS, PROMPTS, greedy_tokens
+import pytest
+
+from tests.models.engine import greedy_tokens, transformers_greedy
 from vllm_nemotron.models.nemotron_h import check_tensor_parallel
 from vllm_nemotron.tiny import build_nemotron_h
 
@@ -21,16 +23,13 @@ def hybrid(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def references(hybrid):
-    from transformers import NemotronHForCausalLM
+    return transformers_greedy(hybrid)[0]
 
-    model = NemotronHForCausalLM.from_pretrained(str(hybrid), dtype=torch.float32).eval()
-    out = []
-    with torch.no_grad():
-        for p in PROMPTS:
-            ids = model.generate(torch.tensor([p]), max_new_tokens=MAX_TOKENS,
-                                 min_new_tokens=MAX_TOKENS, do_sample=False)
-            out.append(ids[0, len(p):].tolist())
-    return out
+
+def test_tied_checkpoint_has_no_lm_head(hybrid):
+    index = json.loads((hybrid / "model.safetensors.index.json").read_text())
+    assert "lm_head.weight" not in index["weight_map"]
+    assert "backbone.embeddings.weight" in index["weight_map"]
 
 
 @pytest.fixture(scope="module")
@@ -88,3 +87,22 @@ def test_tensor_parallel_errors_name_the_field(n_groups, tp, error):
     else:
         with pytest.raises(ValueError, match=error):
             check_tensor_parallel(_Config(n_groups), tp)
+
+
+@pytest.mark.slow
+def test_our_class_is_in_trees_but_for_the_mlp_activation(tmp_path):
+    """Our class and in-tree's (VLLM_PLUGINS=""), each in its own process, load the same
+    parameters byte for byte; only the MLPs' activation differs (the config's silu, where
+    in-tree hard-codes relu2). This also runs the GPU tests' harness (tests/gpu/decode.py)."""
+    from tests.gpu.decode import decode
+
+    path = build_nemotron_h(tmp_path / "silu", pattern="M*-M-", mlp_hidden_act="silu",
+                            template=None)
+    ours, in_tree = decode(path, plugin=True), decode(path, plugin=False)
+    assert ours["model_class"] == "vllm_nemotron.models.nemotron_h:NemotronHForCausalLM"
+    assert in_tree["model_class"] == "vllm.model_executor.models.nemotron_h:NemotronHForCausalLM"
+    assert ours["params"] == in_tree["params"]
+    differ = {name for name, act in ours["activations"].items()
+              if in_tree["activations"][name] != act}
+    assert differ == {"model.layers.2.mixer", "model.layers.4.mixer"}
+    assert {in_tree["activations"][name] for name in differ} == {"ReLUSquaredActivation"}

@@ -1,0 +1,66 @@
+"""Decode with one vLLM engine in a process of its own (`decode`), for the GPU tests: the
+tokens, the model class that ran, a digest of each of its parameters, each MLP's activation,
+and the speculative-decoding counters.
+
+With `plugin=False` the process runs with VLLM_PLUGINS="": in-tree vLLM. A process per engine
+also hands the GPU memory back between runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from tests.harness.server import REPO_ROOT
+
+
+def decode(model, *, plugin: bool, max_tokens: int = 12, env: dict | None = None,
+           **engine) -> dict:
+    """Greedy tokens and the loaded model's state from a fresh process (see `main`)."""
+    env = {**os.environ, **(env or {}), "VLLM_ALLOW_INSECURE_SERIALIZATION": "1",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT),
+                                                       os.environ.get("PYTHONPATH")]))}
+    if not plugin:
+        env["VLLM_PLUGINS"] = ""
+    request = {"model": str(model), "max_tokens": max_tokens, "engine": engine}
+    proc = subprocess.run([sys.executable, "-m", "tests.gpu.decode", json.dumps(request)],
+                          cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
+    line = next(x for x in reversed(proc.stdout.splitlines()) if x.startswith("RESULT "))
+    return json.loads(line.removeprefix("RESULT "))
+
+
+def model_state(worker) -> dict:
+    """Runs in the vLLM worker: what the loaded target model is, parameter by parameter."""
+    import hashlib
+
+    import torch
+
+    model = worker.model_runner.get_model()
+    params = {}
+    for name, p in model.named_parameters():
+        data = p.detach().contiguous().cpu().reshape(-1).view(torch.uint8).numpy().tobytes()
+        params[name] = [list(p.shape), str(p.dtype), hashlib.sha256(data).hexdigest()]
+    return {
+        "model_class": f"{type(model).__module__}:{type(model).__name__}",
+        "params": params,
+        "activations": {name: type(m.act_fn).__name__ for name, m in model.named_modules()
+                        if hasattr(m, "act_fn")},
+    }
+
+
+def main(request: dict) -> dict:
+    """In the child: run the engine, then print `RESULT {json}` as the last line."""
+    from tests.gpu.decode import model_state as shipped  # by module name, not as __main__'s
+    from tests.models.engine import engine, greedy, spec_decode_counters
+
+    with engine(request["model"], disable_log_stats=False, **request.get("engine", {})) as llm:
+        tokens = greedy(llm, max_tokens=request["max_tokens"])
+        (state,) = llm.collective_rpc(shipped)
+        return {"tokens": tokens, "spec_decode": spec_decode_counters(llm), **state}
+
+
+if __name__ == "__main__":
+    print("RESULT " + json.dumps(main(json.loads(sys.argv[1]))))
