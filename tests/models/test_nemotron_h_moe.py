@@ -20,13 +20,13 @@ from types import SimpleNamespace
 
 import pytest
 
+from tests.harness.published_configs import NANO_30B
 from tests.models.engine import engine, greedy, spec_decode_counters, transformers_greedy
 from tests.models.nemotron3 import build_nemotron3_checkpoints
 from vllm_nemotron.models.nemotron_h import check_tensor_parallel, mlp_activation_fixes
 from vllm_nemotron.tiny import build_nemotron_h
 
 OURS = "vllm_nemotron.models.nemotron_h:NemotronHForCausalLM"
-CONFIGS = Path(__file__).parent / "configs"
 
 
 @pytest.fixture(scope="module")
@@ -177,11 +177,12 @@ def test_puzzle_architecture_gets_our_class_and_vllms_float32_hook(checkpoints, 
 # ---- what our class changes relative to in-tree ---------------------------------------------
 
 def test_published_nano_30b_config_is_served_as_in_tree():
-    """On Nemotron-3-Nano-30B-A3B's config.json (relu2, untied; source in configs/README.md)
+    """On Nemotron-3-Nano-30B-A3B's config.json (relu2, untied; source in
+    tests/harness/published_configs.py)
     our class changes no module of in-tree's, and every TP size of one node is accepted."""
     from transformers import NemotronHConfig
 
-    config = NemotronHConfig(**json.loads((CONFIGS / "nemotron-3-nano-30b-a3b.json").read_text()))
+    config = NemotronHConfig(**NANO_30B)
     assert config.hybrid_override_pattern.count("E") == 23
     assert mlp_activation_fixes(config) == {}
     assert config.tie_word_embeddings is False

@@ -192,7 +192,7 @@ def test_prefix_cache_block_with_fp8_kv(tmp_path):
     """Super at TP 1 with fp8 KV: a Mamba page of (8192 + 2*8*128) x 3 x 2 B conv + 128 x 64 x
     128 x 4 B SSM = 4255744 B over 2 x 2 x 128 x 1 B of KV per token is 8311.99 tokens, so
     520 blocks of 16: 8320. A shorter context never reuses a prefix (vLLM issue 54504)."""
-    from tests.serving.published_configs import SUPER_120B
+    from tests.harness.published_configs import SUPER_120B
 
     assert mamba_block_tokens(SUPER_120B, 1, None, kv_bytes=1) == 8320
     path = tmp_path / "NVIDIA-Nemotron-3-Super-120B-A12B-FP8"

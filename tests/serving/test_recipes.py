@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.serving import published_configs as published
+from tests.harness import published_configs as published
 from vllm_nemotron import chat_templates
 from vllm_nemotron.cli import recipe as recipe_command
 from vllm_nemotron.serving.families import FAMILIES

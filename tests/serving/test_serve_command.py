@@ -11,8 +11,8 @@ import sys
 
 import pytest
 
+from tests.harness.published_configs import NANO_30B, SUPER_120B
 from tests.harness.server import OpenAIServer
-from tests.serving.published_configs import NANO_30B, SUPER_120B
 from vllm_nemotron.tiny import build_nemotron4
 
 TOOLS = [{"type": "function", "function": {
