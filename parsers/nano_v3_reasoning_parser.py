@@ -2,7 +2,13 @@
 
 `nano_v3` (Nemotron-3-Nano, Nemotron-Nano-9B-v2): the chat template opens `<think>` in the
 prompt, so the output starts inside reasoning (a re-emitted leading `<think>` is dropped); a
-prompt that already closed the block (`/no_think`) makes everything content.
+prompt that already closed the block (`/no_think`, `enable_thinking: false`) makes everything
+content.
+
+`super_v3` (Nemotron-3-Super, the name NVIDIA's card passes to `--reasoning-parser`): Super's
+template writes what Nemotron-3-Nano's does (`low_effort` and `truncate_history_thinking` change
+only the prompt), so it reads output as `nano_v3` does; its tool calls are qwen3_coder XML, so
+only `<tool_call>` ends its reasoning implicitly.
 
 `llama_nemotron_thinking` (Llama-Nemotron Nano/Super/Ultra): with "detailed thinking on" the
 model writes `<think>` itself, with "off" it writes nothing; output that does not open with
@@ -23,7 +29,10 @@ The split runs on text, so a tag may be one vocabulary token or several pieces; 
 back only while it could still be a tag (or trailing reasoning whitespace), so streaming costs
 O(delta) and any chunking gives the non-streaming answer. It speaks vLLM's parser-engine event
 vocabulary (`SemanticEvent`). Self-contained (imports only vLLM), so the file also works as
-`--reasoning-parser-plugin .../nano_v3_reasoning_parser.py`.
+`--reasoning-parser-plugin .../nano_v3_reasoning_parser.py` with any of the three names (the
+file's name does not matter to vLLM: mount it where NVIDIA's guide mounts
+`super_v3_reasoning_parser.py`). NVIDIA's own `nano_v3` / `super_v3` files (DeepSeek-R1
+subclasses) do a subset of this: docs/reasoning-parsers.md compares them row by row.
 """
 
 from __future__ import annotations
@@ -47,7 +56,8 @@ except ImportError:  # pragma: no cover - drop-in use without the plugin
 THINK_START = "<think>"
 THINK_END = "</think>"
 # Tool-call openers that end reasoning implicitly, per family.
-NEMOTRON_TOOL_STARTS = ("<tool_call>", "<TOOLCALL>")  # Nemotron-3-Nano, Nano-9B-v2
+NEMOTRON_3_TOOL_STARTS: tuple[str, ...] = ("<tool_call>",)  # Nemotron-3: qwen3_coder XML
+NEMOTRON_TOOL_STARTS = (*NEMOTRON_3_TOOL_STARTS, "<TOOLCALL>")  # nano_v3 also serves Nano-9B-v2
 LLAMA_NEMOTRON_TOOL_STARTS = ("<TOOLCALL>",)
 
 
@@ -478,6 +488,12 @@ class NanoV3ReasoningParser(_ThinkReasoningParser):
         return Mode.REASONING
 
 
+class SuperV3ReasoningParser(NanoV3ReasoningParser):
+    """Nemotron-3-Super: Nemotron-3-Nano's format, with qwen3_coder XML tool calls only."""
+
+    TOOL_STARTS = NEMOTRON_3_TOOL_STARTS
+
+
 class LlamaNemotronThinkingReasoningParser(_ThinkReasoningParser):
     """Llama-Nemotron "detailed thinking on/off": reasoning only if the output opens `<think>`.
 
@@ -503,6 +519,7 @@ class LlamaNemotronThinkingReasoningParser(_ThinkReasoningParser):
 def _register() -> None:
     """Eager registration, so the file also works as a drop-in plugin (same classes either way)."""
     ReasoningParserManager.register_module(name="nano_v3", module=NanoV3ReasoningParser)
+    ReasoningParserManager.register_module(name="super_v3", module=SuperV3ReasoningParser)
     ReasoningParserManager.register_module(
         name="llama_nemotron_thinking", module=LlamaNemotronThinkingReasoningParser
     )
