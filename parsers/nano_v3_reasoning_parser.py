@@ -5,10 +5,10 @@ prompt, so the output starts inside reasoning (a re-emitted leading `<think>` is
 prompt that already closed the block (`/no_think`, `enable_thinking: false`) makes everything
 content.
 
-`super_v3` (Nemotron-3-Super, the name NVIDIA's card passes to `--reasoning-parser`): Super's
-template writes what Nemotron-3-Nano's does (`low_effort` and `truncate_history_thinking` change
-only the prompt), so it reads output as `nano_v3` does; its tool calls are qwen3_coder XML, so
-only `<tool_call>` ends its reasoning implicitly.
+`super_v3` (Nemotron-3-Super, the name NVIDIA's card passes to `--reasoning-parser`) is
+`nano_v3` under a second name: Super's template writes what Nemotron-3-Nano's does (`low_effort`
+and `truncate_history_thinking` change only the prompt), and its `<tool_call>` is already an
+implicit end.
 
 `llama_nemotron_thinking` (Llama-Nemotron Nano/Super/Ultra): with "detailed thinking on" the
 model writes `<think>` itself, with "off" it writes nothing; output that does not open with
@@ -56,8 +56,7 @@ except ImportError:  # pragma: no cover - drop-in use without the plugin
 THINK_START = "<think>"
 THINK_END = "</think>"
 # Tool-call openers that end reasoning implicitly, per family.
-NEMOTRON_3_TOOL_STARTS: tuple[str, ...] = ("<tool_call>",)  # Nemotron-3: qwen3_coder XML
-NEMOTRON_TOOL_STARTS = (*NEMOTRON_3_TOOL_STARTS, "<TOOLCALL>")  # nano_v3 also serves Nano-9B-v2
+NEMOTRON_TOOL_STARTS = ("<tool_call>", "<TOOLCALL>")  # Nemotron-3 Nano/Super, Nano-9B-v2
 LLAMA_NEMOTRON_TOOL_STARTS = ("<TOOLCALL>",)
 
 
@@ -478,7 +477,8 @@ def _grammar_covers_the_whole_output(request: Any) -> None:
 
 
 class NanoV3ReasoningParser(_ThinkReasoningParser):
-    """Nemotron-3-Nano / Nano-9B-v2: output starts inside reasoning unless the prompt closed it."""
+    """Nemotron-3 Nano/Super, Nano-9B-v2: output starts inside reasoning unless the prompt
+    closed it."""
 
     TOOL_STARTS = NEMOTRON_TOOL_STARTS
 
@@ -486,12 +486,6 @@ class NanoV3ReasoningParser(_ThinkReasoningParser):
         if prompt_ids is not None and self._prompt_tag_state(prompt_ids) is Mode.CONTENT:
             return Mode.CONTENT
         return Mode.REASONING
-
-
-class SuperV3ReasoningParser(NanoV3ReasoningParser):
-    """Nemotron-3-Super: Nemotron-3-Nano's format, with qwen3_coder XML tool calls only."""
-
-    TOOL_STARTS = NEMOTRON_3_TOOL_STARTS
 
 
 class LlamaNemotronThinkingReasoningParser(_ThinkReasoningParser):
@@ -519,7 +513,7 @@ class LlamaNemotronThinkingReasoningParser(_ThinkReasoningParser):
 def _register() -> None:
     """Eager registration, so the file also works as a drop-in plugin (same classes either way)."""
     ReasoningParserManager.register_module(name="nano_v3", module=NanoV3ReasoningParser)
-    ReasoningParserManager.register_module(name="super_v3", module=SuperV3ReasoningParser)
+    ReasoningParserManager.register_module(name="super_v3", module=NanoV3ReasoningParser)
     ReasoningParserManager.register_module(
         name="llama_nemotron_thinking", module=LlamaNemotronThinkingReasoningParser
     )

@@ -126,16 +126,13 @@ ROWS = [
     *row(V3, OPEN, {}, READ + QWEN_CALL, READ.strip(), QWEN_CALL,
         id="qwen3-tool_call_no_think_end"),
     # ... the same with our family's opener, which our tool parser then reads (WS)
-    *row(NANO, OPEN, {}, READ + OUR_CALL, READ.strip(), "", BASH,
+    *row(V3, OPEN, {}, READ + OUR_CALL, READ.strip(), "", BASH,
         id="qwen3-tool_call_no_think_end-TOOLCALL"),
-    # ... Super writes only `<tool_call>`: Nano-9B-v2's opener is text of its thought
-    *row(SUPER, OPEN, {}, READ + OUR_CALL, READ + OUR_CALL, "",
-        id="qwen3-tool_call_no_think_end-TOOLCALL-super"),
     # vLLM tests/reasoning/test_qwen3_reasoning_parser.py::test_reasoning
     # "tool_call_with_think_no_end" (WS)
     *row(V3, OPEN, {}, "<think>" + READ + QWEN_CALL, READ.strip(), QWEN_CALL,
         id="qwen3-tool_call_with_think_no_end"),
-    *row(NANO, OPEN, {}, "<think>" + READ + OUR_CALL, READ.strip(), "", BASH,
+    *row(V3, OPEN, {}, "<think>" + READ + OUR_CALL, READ.strip(), "", BASH,
         id="qwen3-tool_call_with_think_no_end-TOOLCALL"),
     # vLLM tests/reasoning/test_qwen3_reasoning_parser.py::
     # test_reasoning_streaming_multi_token_deltas "start_token_grouped_with_text"

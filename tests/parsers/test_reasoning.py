@@ -46,12 +46,9 @@ CORPUS = [
     # trailing reasoning whitespace is dropped (in-tree nemotron_v3 does the same)
     (V3, OPEN, {}, "Step one. \n\n</think>\nParis.", "Step one.", "\nParis.", []),
     # a tool call straight from the thought ends reasoning (implicit end), both families' tags
-    (NANO, OPEN, {}, "I'll call f.\n" + CALL, "I'll call f.", "", [("f", '{"a": 1}')]),
+    (V3, OPEN, {}, "I'll call f.\n" + CALL, "I'll call f.", "", [("f", '{"a": 1}')]),
     (V3, OPEN, {}, "Use the tool " + QWEN_CALL, "Use the tool", QWEN_CALL, []),
-    (NANO, OPEN, {}, CALL, "", "", [("f", '{"a": 1}')]),
-    # ... Super writes only qwen3_coder XML calls: Nano-9B-v2's opener is text of its thought
-    (SUPER, OPEN, {}, "I'll call f.\n" + CALL, "I'll call f.\n" + CALL, "", []),
-    (SUPER, OPEN, {}, CALL, CALL, "", []),
+    (V3, OPEN, {}, CALL, "", "", [("f", '{"a": 1}')]),
     (V3, OPEN, {}, "a <TOOLCAL b", "a <TOOLCAL b", "", []),
     # enable_thinking false: an empty think block is dropped; a thought is reasoning
     (V3, CLOSED, OFF, "<think></think>Paris is the capital.", "", "Paris is the capital.",
@@ -165,6 +162,22 @@ def test_qwen3_coder_calls(tag_tokenizer, tags, name, prompt, kw, text, reasonin
         assert tidy(streaming(tok, chunks, prompt_ids, **args)) == expected
 
 
+@pytest.mark.xfail(strict=True, reason="known difference, in vLLM's hands: see the docstring")
+@pytest.mark.parametrize("name", V3)
+def test_promoted_thought_is_not_read_as_a_call(name):
+    """A cut-off thought that becomes the answer (force_nonempty_content, or thinking off) and
+    holds a bare `<function=...>` (no `<tool_call>`, so no implicit end): not streamed, vLLM
+    runs qwen3_coder over the promoted thought and reads a call; streamed, vLLM appends the
+    promoted thought after the tool parser has run, so it stays text. Both steps are vLLM's;
+    this records the gap so that a fix shows."""
+    tok = CharTokenizer()
+    prompt = tok.encode(OPEN, add_special_tokens=False)
+    text = "I will use <function=get_weather>\n<parameter=city>\nParis\n</parameter>\n</function>"
+    args = dict(tool="qwen3_coder", reasoning=name, **FORCE)
+    streamed = streaming(tok, char_chunks(text, range(len(text))), prompt, **args)
+    assert streamed.calls == non_streaming(tok, text, prompt, **args).calls
+
+
 @pytest.mark.parametrize("tags", ["one token", "pieces"])
 @pytest.mark.parametrize("name", V3)
 def test_token_views(tag_tokenizer, tags, name):
@@ -227,7 +240,7 @@ def test_special_tags_are_kept_in_the_text(name):
 @pytest.mark.parametrize("tags", ["one token", "pieces"])
 @pytest.mark.parametrize("name,prompt,opener", [
     (NANO, OPEN, "<TOOLCALL>"), (NANO, OPEN, "<tool_call>"), (SUPER, OPEN, "<tool_call>"),
-    (LLAMA, "<think>", "<TOOLCALL>")])
+    (SUPER, OPEN, "<TOOLCALL>"), (LLAMA, "<think>", "<TOOLCALL>")])
 def test_implicit_end_token_views(tag_tokenizer, tags, name, prompt, opener):
     """A tool call from the thought: content ids start at the opener, usage counts the thought,
     and the structured-output gate ends on the opener's last token (the grammar starts after)."""
