@@ -2,7 +2,13 @@
 
 `nano_v3` (Nemotron-3-Nano, Nemotron-Nano-9B-v2): the chat template opens `<think>` in the
 prompt, so the output starts inside reasoning (a re-emitted leading `<think>` is dropped); a
-prompt that already closed the block (`/no_think`) makes everything content.
+prompt that already closed the block (`/no_think`, `enable_thinking: false`) makes everything
+content.
+
+`super_v3` (Nemotron-3-Super, the name NVIDIA's card passes to `--reasoning-parser`) is
+`nano_v3` under a second name: Super's template writes what Nemotron-3-Nano's does (`low_effort`
+and `truncate_history_thinking` change only the prompt), and its `<tool_call>` is already an
+implicit end.
 
 `llama_nemotron_thinking` (Llama-Nemotron Nano/Super/Ultra): with "detailed thinking on" the
 model writes `<think>` itself, with "off" it writes nothing; output that does not open with
@@ -23,7 +29,10 @@ The split runs on text, so a tag may be one vocabulary token or several pieces; 
 back only while it could still be a tag (or trailing reasoning whitespace), so streaming costs
 O(delta) and any chunking gives the non-streaming answer. It speaks vLLM's parser-engine event
 vocabulary (`SemanticEvent`). Self-contained (imports only vLLM), so the file also works as
-`--reasoning-parser-plugin .../nano_v3_reasoning_parser.py`.
+`--reasoning-parser-plugin .../nano_v3_reasoning_parser.py` with any of the three names (the
+file's name does not matter to vLLM: mount it where NVIDIA's guide mounts
+`super_v3_reasoning_parser.py`). NVIDIA's own `nano_v3` / `super_v3` files (DeepSeek-R1
+subclasses) do a subset of this: docs/reasoning-parsers.md compares them row by row.
 """
 
 from __future__ import annotations
@@ -47,7 +56,7 @@ except ImportError:  # pragma: no cover - drop-in use without the plugin
 THINK_START = "<think>"
 THINK_END = "</think>"
 # Tool-call openers that end reasoning implicitly, per family.
-NEMOTRON_TOOL_STARTS = ("<tool_call>", "<TOOLCALL>")  # Nemotron-3-Nano, Nano-9B-v2
+NEMOTRON_TOOL_STARTS = ("<tool_call>", "<TOOLCALL>")  # Nemotron-3 Nano/Super, Nano-9B-v2
 LLAMA_NEMOTRON_TOOL_STARTS = ("<TOOLCALL>",)
 
 
@@ -468,7 +477,8 @@ def _grammar_covers_the_whole_output(request: Any) -> None:
 
 
 class NanoV3ReasoningParser(_ThinkReasoningParser):
-    """Nemotron-3-Nano / Nano-9B-v2: output starts inside reasoning unless the prompt closed it."""
+    """Nemotron-3 Nano/Super, Nano-9B-v2: output starts inside reasoning unless the prompt
+    closed it."""
 
     TOOL_STARTS = NEMOTRON_TOOL_STARTS
 
@@ -503,6 +513,7 @@ class LlamaNemotronThinkingReasoningParser(_ThinkReasoningParser):
 def _register() -> None:
     """Eager registration, so the file also works as a drop-in plugin (same classes either way)."""
     ReasoningParserManager.register_module(name="nano_v3", module=NanoV3ReasoningParser)
+    ReasoningParserManager.register_module(name="super_v3", module=NanoV3ReasoningParser)
     ReasoningParserManager.register_module(
         name="llama_nemotron_thinking", module=LlamaNemotronThinkingReasoningParser
     )

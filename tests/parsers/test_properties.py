@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.parsers.drive import CharTokenizer, char_chunks, non_streaming, streaming
+from tests.parsers.drive import CharTokenizer, char_chunks, non_streaming, streaming, token_chunks
 from vllm_nemotron.parsers.llama_nemotron_json_tool_parser import ToolCallScanner
 
 TOK = CharTokenizer()
-OPEN_PROMPT = TOK.encode("<|im_start|>assistant\n<think>\n")
 
 # Text that likes to look like our tags and JSON.
 noise = st.lists(
@@ -91,17 +91,24 @@ def test_tool_streaming_equals_non_streaming(text, cut):
         assert expected.content == text
 
 
+# Each reasoning parser's tool-call openers (implicit ends of reasoning).
+OPENERS = {"nano_v3": ["<TOOLCALL>", "<tool_call>"], "super_v3": ["<TOOLCALL>", "<tool_call>"],
+           "llama_nemotron_thinking": ["<TOOLCALL>"]}
+PROMPTS = {"nano_v3": "<|im_start|>assistant\n<think>\n",
+           "super_v3": "<|im_start|>assistant\n<think>\n",
+           "llama_nemotron_thinking": "detailed thinking on"}
+
+
 def reference_split(text: str, name: str, kwargs: dict) -> tuple[str, str]:
     """An independent statement of the split: (reasoning, content) of an output."""
     opens = text.startswith("<think>")
-    if name == "nano_v3":  # the prompt left <think> open, whatever enable_thinking says
+    if name != "llama_nemotron_thinking":  # the prompt left <think> open, whatever the kwargs
         body = text[len("<think>"):] if opens else text
     elif opens:
         body = text[len("<think>"):]
     else:
         return "", text
-    openers = ["<TOOLCALL>", "<tool_call>"] if name == "nano_v3" else ["<TOOLCALL>"]
-    ends = [(body.find(t), t) for t in ["</think>", *openers] if t in body]
+    ends = [(body.find(t), t) for t in ["</think>", *OPENERS[name]] if t in body]
     at, tag = min(ends) if ends else (len(body), "")
     reasoning = body[:at].rstrip()
     content = body[at + len("</think>"):] if tag == "</think>" else body[at:]
@@ -114,21 +121,40 @@ def reference_split(text: str, name: str, kwargs: dict) -> tuple[str, str]:
 TOOL_CALL_TEXT = '<TOOLCALL>{"name": "f"}</TOOLCALL>'
 
 
-@settings_()
-@given(st.lists(noise | st.sampled_from(
-           ["</think>", "<think>", TOOL_CALL_TEXT, "<tool_call>", " \n"]), max_size=6).map("".join),
-       cuts, st.sampled_from(["nano_v3", "llama_nemotron_thinking"]),
-       st.sampled_from([{}, {"enable_thinking": False}, {"force_nonempty_content": True}]))
-def test_reasoning_streaming_equals_non_streaming(text, cut, name, kwargs):
-    prompt = OPEN_PROMPT if name == "nano_v3" else TOK.encode("detailed thinking on")
+reasoning_outputs = st.lists(noise | st.sampled_from(
+    ["</think>", "<think>", TOOL_CALL_TEXT, "<tool_call>", " \n"]), max_size=6).map("".join)
+template_kwargs = st.sampled_from(
+    [{}, {"enable_thinking": False}, {"force_nonempty_content": True}])
+
+
+def check_reasoning_law(tok, text: str, chunks, name: str, kwargs: dict) -> None:
+    """Streamed in these chunks == not streamed == the reference split."""
+    prompt = tok.encode(PROMPTS[name], add_special_tokens=False)
     args = dict(tool="llama_nemotron_json", reasoning=name, **kwargs)
-    expected = non_streaming(TOK, text, prompt, **args).normalized()
-    got = streaming(TOK, char_chunks(text, cut), prompt, **args).normalized()
+    expected = non_streaming(tok, text, prompt, **args).normalized()
+    got = streaming(tok, chunks, prompt, **args).normalized()
     assert got == expected
     reasoning, content = reference_split(text, name, kwargs)
     assert expected.reasoning == reasoning
     if not expected.calls:
         assert expected.content == content
+
+
+@pytest.mark.parametrize("name", list(OPENERS))
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=reasoning_outputs, cut=cuts, kwargs=template_kwargs)
+def test_reasoning_streaming_equals_non_streaming(name, text, cut, kwargs):
+    """Tags cut into characters (one token per character), any chunking."""
+    check_reasoning_law(TOK, text, char_chunks(text, cut), name, kwargs)
+
+
+@pytest.mark.parametrize("name", list(OPENERS))
+@settings_()
+@given(text=reasoning_outputs, cut=cuts, kwargs=template_kwargs)
+def test_reasoning_streaming_equals_non_streaming_tag_tokens(tag_tokenizer, name, text, cut,
+                                                            kwargs):
+    """Tags as single vocabulary tokens (the harness tokenizer), cut between any tokens."""
+    check_reasoning_law(tag_tokenizer, text, token_chunks(tag_tokenizer, text, cut), name, kwargs)
 
 
 MINI_PIECES = ['<toolcall>{"name": "f", "arguments": {"a": 1}}</toolcall>',
