@@ -5,10 +5,11 @@ prompt, so the output starts inside reasoning (a re-emitted leading `<think>` is
 prompt that already closed the block (`/no_think`, `enable_thinking: false`) makes everything
 content.
 
-`super_v3` (Nemotron-3-Super, the name NVIDIA's card passes to `--reasoning-parser`) is
-`nano_v3` under a second name: Super's template writes what Nemotron-3-Nano's does (`low_effort`
-and `truncate_history_thinking` change only the prompt), and its `<tool_call>` is already an
-implicit end.
+`super_v3` and `ultra_v3` (Nemotron-3-Super and -Ultra, the names NVIDIA's guides pass to
+`--reasoning-parser` with their downloaded `super_v3_reasoning_parser.py` /
+`ultra_v3_reasoning_parser.py`) are `nano_v3` under other names: their templates write what
+Nemotron-3-Nano's does (`low_effort` and `truncate_history_thinking` change only the prompt),
+and their `<tool_call>` is already an implicit end.
 
 `llama_nemotron_thinking` (Llama-Nemotron Nano/Super/Ultra): with "detailed thinking on" the
 model writes `<think>` itself, with "off" it writes nothing; output that does not open with
@@ -29,7 +30,7 @@ The split runs on text, so a tag may be one vocabulary token or several pieces; 
 back only while it could still be a tag (or trailing reasoning whitespace), so streaming costs
 O(delta) and any chunking gives the non-streaming answer. It speaks vLLM's parser-engine event
 vocabulary (`SemanticEvent`). Self-contained (imports only vLLM), so the file also works as
-`--reasoning-parser-plugin .../nano_v3_reasoning_parser.py` with any of the three names (the
+`--reasoning-parser-plugin .../nano_v3_reasoning_parser.py` with any of these names (the
 file's name does not matter to vLLM: mount it where NVIDIA's guide mounts
 `super_v3_reasoning_parser.py`). NVIDIA's own `nano_v3` / `super_v3` files (DeepSeek-R1
 subclasses) do a subset of this: docs/reasoning-parsers.md compares them row by row.
@@ -514,6 +515,7 @@ def _register() -> None:
     """Eager registration, so the file also works as a drop-in plugin (same classes either way)."""
     ReasoningParserManager.register_module(name="nano_v3", module=NanoV3ReasoningParser)
     ReasoningParserManager.register_module(name="super_v3", module=NanoV3ReasoningParser)
+    ReasoningParserManager.register_module(name="ultra_v3", module=NanoV3ReasoningParser)
     ReasoningParserManager.register_module(
         name="llama_nemotron_thinking", module=LlamaNemotronThinkingReasoningParser
     )

@@ -29,6 +29,7 @@ TOOL_PARSERS: dict[str, str] = {
 REASONING_PARSERS: dict[str, str] = {
     "nano_v3": "vllm_nemotron.parsers.nano_v3_reasoning_parser:NanoV3ReasoningParser",
     "super_v3": "vllm_nemotron.parsers.nano_v3_reasoning_parser:NanoV3ReasoningParser",
+    "ultra_v3": "vllm_nemotron.parsers.nano_v3_reasoning_parser:NanoV3ReasoningParser",
     "llama_nemotron_thinking":
         "vllm_nemotron.parsers.nano_v3_reasoning_parser:LlamaNemotronThinkingReasoningParser",
 }

@@ -304,8 +304,6 @@ def _resolve_parsers(args):
     vllm_nemotron.register()
     if args.tool_call_parser:
         ToolParserManager.get_tool_parser(args.tool_call_parser)
-    if args.reasoning_parser == "super_v3" and "super_v3" not in vllm_nemotron.REASONING_PARSERS:
-        pytest.skip("super_v3 is registered by issue 19 point 3, on another branch")
     if args.reasoning_parser:
         ReasoningParserManager.get_reasoning_parser(args.reasoning_parser)
 

@@ -18,7 +18,7 @@ if sys.argv[1] == "lazy-first":
     ToolParserManager.register_lazy_module(
         "llama_nemotron_json", "vllm_nemotron.parsers.llama_nemotron_json_tool_parser",
         "LlamaNemotronJsonToolParser")
-    for name in ("nano_v3", "super_v3"):
+    for name in ("nano_v3", "super_v3", "ultra_v3"):
         ReasoningParserManager.register_lazy_module(
             name, "vllm_nemotron.parsers.nano_v3_reasoning_parser", "NanoV3ReasoningParser")
 d = sys.argv[2]
@@ -28,7 +28,7 @@ ReasoningParserManager.import_reasoning_parser(d + "/nano_v3_reasoning_parser.py
 for name in ("llama_nemotron_json", "nemotron_mini"):
     cls = ToolParserManager.get_tool_parser(name)
     print(name, cls.__module__, cls.__name__)
-for name in ("nano_v3", "super_v3", "llama_nemotron_thinking"):
+for name in ("nano_v3", "super_v3", "ultra_v3", "llama_nemotron_thinking"):
     cls = ReasoningParserManager.get_reasoning_parser(name)
     print(name, cls.__module__, cls.__name__)
 parser = ToolParserManager.get_tool_parser("llama_nemotron_json")(None)
@@ -53,7 +53,8 @@ def test_drop_in_files_next_to_installed_plugin_names():
     assert "llama_nemotron_json llama_nemotron_json_tool_parser LlamaNemotronJsonToolParser" in out
     assert "nemotron_mini nemotron_mini_tool_parser NemotronMiniToolParser" in out
     assert "nano_v3 nano_v3_reasoning_parser NanoV3ReasoningParser" in out
-    # NVIDIA's Super command line names `super_v3`: the same file serves it
+    # NVIDIA's Super and Ultra command lines name `super_v3`, `ultra_v3`: the same file serves
     assert "super_v3 nano_v3_reasoning_parser NanoV3ReasoningParser" in out
+    assert "ultra_v3 nano_v3_reasoning_parser NanoV3ReasoningParser" in out
     assert "llama_nemotron_thinking nano_v3_reasoning_parser" in out
     assert "call f" in out

@@ -539,9 +539,9 @@ NEW_HUB_NAMES = [
      (2, 1), []),
     ("nvidia/NVIDIA-Nemotron-3-Super-120B-A12B-NVFP4", "nemotron-3-super", "super_v3", "fp8",
      (1, 1), []),
-    ("nvidia/NVIDIA-Nemotron-3-Ultra-550B-A55B-NVFP4", "nemotron-3-ultra", "super_v3", "fp8",
+    ("nvidia/NVIDIA-Nemotron-3-Ultra-550B-A55B-NVFP4", "nemotron-3-ultra", "ultra_v3", "fp8",
      (8, 1), []),
-    ("nvidia/NVIDIA-Nemotron-3-Ultra-550B-A55B-BF16", "nemotron-3-ultra", "super_v3", "fp8",
+    ("nvidia/NVIDIA-Nemotron-3-Ultra-550B-A55B-BF16", "nemotron-3-ultra", "ultra_v3", "fp8",
      (8, 3), []),
     ("nvidia/NVIDIA-Nemotron-3.5-Lightning-30B-A3B-NVFP4", "nemotron-3.5-lightning",
      "super_v3", "fp8", (1, 1), ["--moe-backend", "marlin"]),
@@ -660,8 +660,6 @@ def test_every_family_names_sources_and_reachable_parsers():
         if fam.tool_parser:
             assert fam.tool_parser in plugin.TOOL_PARSERS or \
                 fam.tool_parser in vllm_tool_parsers, fam.name
-        if fam.reasoning_parser == "super_v3" and "super_v3" not in plugin.REASONING_PARSERS:
-            continue  # registered by issue 19 point 3, on another branch
         if fam.reasoning_parser:
             assert fam.reasoning_parser in plugin.REASONING_PARSERS, fam.name
         assert set(fam.fp8_kv_cache) <= set(fam.precisions), fam.name
