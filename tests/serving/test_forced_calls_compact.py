@@ -26,19 +26,14 @@ import pytest
 
 from tests.harness.replies import fold_stream, read_reply
 from tests.harness.server import OpenAIServer
+from tests.serving import test_combinations as combinations
 from tests.thinking_budget.served import THOUGHT_ENDS, thought_end
 from vllm_nemotron.tiny import build_nemotron_h
 
 pytestmark = pytest.mark.slow
 
-ARGS = [
-    "--enable-auto-tool-choice", "--tool-call-parser", "llama_nemotron_json",
-    "--reasoning-parser", "nano_v3",
-    "--logits-processors", "tests.harness.scripted:ScriptedOutput",
-    "--structured-outputs-config", '{"backend": "xgrammar", "disable_any_whitespace": true}',
-    "--no-enable-prefix-caching",  # CPU-build Mamba bug, see tests/conftest.py
-    "--max-num-seqs", "32",
-]
+ARGS = [*combinations.ARGS,  # the server of test_combinations.py, with the setting
+        "--structured-outputs-config", '{"backend": "xgrammar", "disable_any_whitespace": true}']
 TOOL = {"name": "get_weather", "parameters": {
     "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}
 CHAT_TOOLS = [{"type": "function", "function": TOOL}]
