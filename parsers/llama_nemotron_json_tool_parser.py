@@ -7,22 +7,29 @@ Forms inside `<TOOLCALL>...</TOOLCALL>` (text before and after is content):
   keyword arguments with literal values only (vLLM's `handle_single_tool`, never `eval`).
 `</TOOLCALL>` may be missing when the output ends (or goes on) right after the call list.
 
-`tool_choice` "required" or a named function constrains the output to this same format, a
-`<TOOLCALL>` block of vLLM's call-list JSON schema (xgrammar structural tag), which this parser
-reads streamed and not: vLLM's own required-call stream reader needs the accumulated text that
-vLLM does not keep for parsers with their own stream state, and would see no call.
+A block is all calls or none, and its calls are sent when it is complete (its list or bare
+object closed, or the pythonic body ended): each call goes out whole, name and arguments in one
+delta. So a block that never becomes valid (cut off, broken JSON, NaN in the arguments) is
+content, unchanged, streamed in any chunking as well as whole: the stream never sent a call it
+would have to take back. The cost: arguments do not stream piece by piece inside a block
+(docs/tool-parsers.md weighs this against the alternatives).
 
-One incremental scanner reads both forms: non-streaming feeds it the whole output at once, so
-streaming (any chunking) gives the same calls and content. JSON arguments stream as they
-arrive, as raw text that concatenates to exactly the final `arguments` string; each delta is
-read once, so the total cost is linear in the output length. The scanner speaks vLLM's
-parser-engine event vocabulary (`SemanticEvent`).
+`tool_choice` "required" or a named function: the call is forced with vLLM's own grammar for
+it, the call-list JSON schema as a JSON constraint, so the engine compiles it with the
+server's structured-output settings (backend, `disable_any_whitespace`, ...) as it does for
+vLLM's own forced calls; vLLM passes parsers no view of those settings, and structural tags
+are compiled without them. The output then starts inside the block, without `<TOOLCALL>`
+(unless the model wrote one as the thought's implicit end), and this parser reads it as such,
+streamed and not. vLLM's own required-call stream reader would see no call here: it needs the
+accumulated text, which vLLM does not keep for parsers with their own stream state.
+
+One incremental scanner reads every form: non-streaming feeds it the whole output at once, so
+streaming (any chunking) gives the same calls and content. Each delta is read once, so the
+total cost is linear in the output length. The scanner speaks vLLM's parser-engine event
+vocabulary (`SemanticEvent`).
 
 Anything malformed or not a call is returned unchanged as content; arguments must be a strict
-JSON object (Python's `json` would also read NaN and Infinity, which clients cannot). One case
-cannot be the same both ways: if a block breaks after one of its calls was already streamed
-(output cut off inside the arguments, or garbage after a call), non-streaming returns the whole
-output as content, while the stream cannot take back those deltas and sends the rest as content.
+JSON object (Python's `json` would also read NaN and Infinity, which clients cannot).
 
 Self-contained (imports only vLLM), so the file also works as
 `--tool-parser-plugin .../llama_nemotron_json_tool_parser.py`.
@@ -57,8 +64,6 @@ from vllm.tool_parsers.utils import (
     handle_single_tool,
     partial_tag_overlap,
 )
-from xgrammar import StructuralTag
-from xgrammar.structural_tag import JSONSchemaFormat, TagFormat
 
 CALL_START = "<TOOLCALL>"
 CALL_END = "</TOOLCALL>"
@@ -68,8 +73,7 @@ _STRING_STOP = re.compile(r'["\\]')
 _NESTED_STOP = re.compile(r'[{}\[\]"\\]')
 _SCALAR = re.compile(r"[A-Za-z0-9.+\-]*")
 _ARGUMENT_KEYS = ("arguments", "parameters")
-_TEXT, _NAME = EventType.TEXT_CHUNK, EventType.TOOL_NAME
-_ARGUMENTS, _END = EventType.ARG_VALUE_CHUNK, EventType.TOOL_CALL_END
+_TEXT, _NAME, _END = EventType.TEXT_CHUNK, EventType.TOOL_NAME, EventType.TOOL_CALL_END
 
 
 class Step(Enum):
@@ -86,7 +90,7 @@ class Step(Enum):
     AFTER_VALUE = auto()  # "," or "}"
     STRING = auto()  # inside a string (key, name, arguments as a string, or ignored)
     NESTED = auto()  # inside an ignored object or array
-    ARGUMENTS = auto()  # inside the arguments object, streamed as it arrives
+    ARGUMENTS = auto()  # inside the arguments object, whose text is kept
     SCALAR = auto()  # a number or literal of an ignored key
     PYTHONIC = auto()  # a pythonic list, held until CALL_END
     AFTER_LIST = auto()  # after the list: whitespace, then CALL_END or other text
@@ -113,7 +117,6 @@ class _Call:
 
     key: str | None = None  # the key whose value comes next
     name: str | None = None
-    index: int | None = None  # set once the call is announced
     arguments: list[str] = field(default_factory=list)
     has_arguments: bool = False
 
@@ -131,16 +134,19 @@ class _Value:
 
 @dataclass
 class _Block:
-    """One `<TOOLCALL>` block: its raw text, for when it turns out not to be calls."""
+    """One `<TOOLCALL>` block: its raw text, for when it turns out not to be calls, and its
+    complete calls, held until the block is complete."""
 
-    raw: list[str] = field(default_factory=lambda: [CALL_START])
-    length: int = len(CALL_START)
-    calls: int = 0  # calls announced in this block
-    calls_end: int = 0  # offset where the last complete call ended
+    opener: str = CALL_START  # "" for the block a forced call's output starts in
+    raw: list[str] = field(default_factory=list)
+    calls: list[tuple[str, str]] = field(default_factory=list)  # (name, arguments)
     bare: bool = False  # one object, not a list
     pending: str = ""  # AFTER_LIST: text that may still be CALL_END
     pythonic: list[str] = field(default_factory=list)
     pythonic_tail: str = ""  # the last characters, where CALL_END may begin
+
+    def __post_init__(self) -> None:
+        self.raw.append(self.opener)
 
 
 class _Malformed(Exception):
@@ -150,19 +156,17 @@ class _Malformed(Exception):
 class ToolCallScanner:
     """Incremental scanner: `feed(text)` / `finish()` return events.
 
-    TEXT_CHUNK: content. TOOL_CALL_START and TOOL_NAME (index, name): a call starts.
-    ARG_VALUE_CHUNK: more of its arguments' text. TOOL_CALL_END: the call is complete, with
-    its whole `arguments` as the value. `broken` turns True when a block breaks after one of
-    its calls was announced.
+    TEXT_CHUNK: content. For each call of a block, once the block is complete: TOOL_NAME
+    (index, name), then TOOL_CALL_END (index, the whole `arguments`). `opened`: the output
+    starts inside a block, without `<TOOLCALL>` (a forced call's bare call list).
     """
 
-    def __init__(self) -> None:
-        self.step = Step.TEXT
+    def __init__(self, opened: bool = False) -> None:
+        self.step = Step.FORM if opened else Step.TEXT
         self.held = ""  # TEXT: a possible start of CALL_START
         self.calls = 0
-        self.broken = False
         self.events: list[SemanticEvent] = []
-        self.block = _Block()
+        self.block = _Block(opener="" if opened else CALL_START)
         self.call = _Call()
         self.value = _Value()
 
@@ -213,33 +217,35 @@ class ToolCallScanner:
             return self._feed_pythonic(text)
         if step is _AFTER_LIST:
             return self._feed_after_list(text)
-        base = self.block.length
         try:
-            used = self._scan_json(text, base)
+            used = self._scan_json(text)
         except _Malformed as error:
             used = error.args[0]
-            self._record(text[:used])
+            self.block.raw.append(text[:used])
             self._fail()
             return text[used:]
-        self._record(text[:used])
+        self.block.raw.append(text[:used])
         if self.step is _IN_PYTHONIC:
-            self.block.pythonic = ["".join(self.block.raw)[len(CALL_START):]]
+            self.block.pythonic = ["".join(self.block.raw)[len(self.block.opener):]]
             return self._feed_pythonic(text[used:])
         return text[used:]
 
-    def _record(self, raw: str) -> None:
-        if raw:
-            self.block.raw.append(raw)
-            self.block.length += len(raw)
-
     def _fail(self) -> None:
-        """Malformed block: its text (all of it, or what follows the streamed calls) is content."""
-        raw = "".join(self.block.raw)
-        if self.block.calls:
-            self.broken = True
-            raw = raw[self.block.calls_end:]
-        self._text(raw)
+        """Malformed block: all its text is content, and none of its calls."""
+        self._text("".join(self.block.raw))
         self.step = Step.TEXT
+
+    def _complete(self) -> None:
+        """The block's call list closed: nothing after it can break the block, so its calls
+        go out, each whole."""
+        for name, arguments in self.block.calls:
+            self._emit_call(name, arguments)
+
+    def _emit_call(self, name: str, arguments: str) -> None:
+        index = self.calls
+        self.calls += 1
+        self.events.append(SemanticEvent(_NAME, name, index))
+        self.events.append(SemanticEvent(_END, arguments, index))
 
     def _feed_after_list(self, text: str) -> str:
         """After the list: optional whitespace, then CALL_END, or other text (content)."""
@@ -256,9 +262,9 @@ class ToolCallScanner:
 
     # --- JSON form ---------------------------------------------------------------------
 
-    def _scan_json(self, text: str, base: int) -> int:
-        """Advance the JSON reading over `text` (at block offset `base`); return how much of
-        it was used: all of it, or up to where the block stops being JSON calls."""
+    def _scan_json(self, text: str) -> int:
+        """Advance the JSON reading over `text`; return how much of it was used: all of it,
+        or up to where the call list closed or the block stopped being JSON calls."""
         i, n = 0, len(text)
         while i < n:
             step = self.step
@@ -275,13 +281,11 @@ class ToolCallScanner:
             else:
                 i += 1
                 self._structural(text[i - 1], i)
-                if self.step is Step.AFTER_LIST:
-                    self.block.calls_end = base + i if self.block.bare else self.block.calls_end
+                if self.step is _AFTER_LIST:
+                    self._complete()
                     return i
-                if self.step is Step.PYTHONIC:
+                if self.step is _IN_PYTHONIC:
                     return i
-                if self.step is Step.LIST_AFTER and step is Step.AFTER_VALUE:
-                    self.block.calls_end = base + i
         return i
 
     def _structural(self, c: str, i: int) -> None:
@@ -302,8 +306,8 @@ class ToolCallScanner:
             self.step = Step.PYTHONIC
         else:
             # The block ends before this character, which is read again as text: it may open a
-            # new block (`<TOOLCALL><TOOLCALL>[...]`, when a grammar adds its opener after the
-            # model's own).
+            # new block (`<TOOLCALL><TOOLCALL>[...]`, or a forced call's output that opens with
+            # the model's own `<TOOLCALL>`).
             raise _Malformed(i - 1)
 
     def _start_value(self, c: str, i: int) -> None:
@@ -320,9 +324,7 @@ class ToolCallScanner:
                 self._start(Step.STRING, _Value(Purpose.ARGUMENTS, ['"']))
                 return
             self._start(Step.ARGUMENTS, _Value(depth=1))
-            if call.name is not None:
-                self._announce()
-            self._arguments("{")
+            call.arguments.append("{")
         elif c == '"':
             self._start(Step.STRING, _Value(Purpose.IGNORED, ['"']))
         elif c in "{[":
@@ -356,9 +358,9 @@ class ToolCallScanner:
         return i
 
     def _scan_nested(self, text: str, i: int) -> int:
-        """An ignored nested value, or the arguments object (whose text is streamed)."""
+        """An ignored nested value, or the arguments object (whose text is kept)."""
         value, start = self.value, i
-        streamed = self.step is _IN_ARGUMENTS
+        kept = self.step is _IN_ARGUMENTS
         while i < len(text):
             if value.escape:
                 value.escape = False
@@ -380,14 +382,14 @@ class ToolCallScanner:
             else:
                 value.depth -= 1
                 if value.depth == 0:
-                    if streamed:
-                        self._arguments(text[start:i])
+                    if kept:
+                        self.call.arguments.append(text[start:i])
                         self._end_arguments(i)
                     else:
                         self.step = Step.AFTER_VALUE
                     return i
-        if streamed:
-            self._arguments(text[start:i])
+        if kept:
+            self.call.arguments.append(text[start:i])
         return i
 
     def _end_string(self, i: int) -> None:
@@ -404,35 +406,10 @@ class ToolCallScanner:
             if not text:
                 raise _Malformed(i)
             call.name = text
-            if call.has_arguments:
-                self._announce()
         elif purpose is Purpose.ARGUMENTS:
             if not _is_json_object(text):
                 raise _Malformed(i)
-            if call.name is not None:
-                self._announce()
-            self._arguments(text)
-
-    def _announce(self) -> None:
-        """A call goes out once its name is known and its arguments began (or the object ended)."""
-        call = self.call
-        call.index = self.calls
-        self.calls += 1
-        self.block.calls += 1
-        self.events.append(SemanticEvent(EventType.TOOL_CALL_START, tool_index=call.index))
-        self.events.append(SemanticEvent(EventType.TOOL_NAME, call.name or "", call.index))
-        if call.arguments:
-            self._emit_arguments("".join(call.arguments))
-
-    def _arguments(self, text: str) -> None:
-        if text:
-            call = self.call
             call.arguments.append(text)
-            if call.index is not None:
-                self.events.append(SemanticEvent(_ARGUMENTS, text, call.index))
-
-    def _emit_arguments(self, text: str) -> None:
-        self.events.append(SemanticEvent(_ARGUMENTS, text, self.call.index or 0))
 
     def _end_arguments(self, i: int) -> None:
         if not _is_json_object("".join(self.call.arguments)):
@@ -443,12 +420,7 @@ class ToolCallScanner:
         call = self.call
         if call.name is None:
             raise _Malformed(i)
-        if call.index is None:
-            self._announce()
-        if not call.has_arguments:
-            self._arguments("{}")
-        arguments = "".join(call.arguments)
-        self.events.append(SemanticEvent(EventType.TOOL_CALL_END, arguments, call.index or 0))
+        self.block.calls.append((call.name, "".join(call.arguments) or "{}"))
         self.step = Step.AFTER_LIST if self.block.bare else Step.LIST_AFTER
 
     # --- pythonic form -----------------------------------------------------------------
@@ -469,16 +441,9 @@ class ToolCallScanner:
     def _close_pythonic(self, body: str, closed: bool) -> None:
         calls = _parse_pythonic(body)
         if calls is None:
-            self._text(CALL_START + body + (CALL_END if closed else ""))
+            self._text(self.block.opener + body + (CALL_END if closed else ""))
         for call in calls or []:
-            index = self.calls
-            self.calls += 1
-            self.events += [
-                SemanticEvent(EventType.TOOL_CALL_START, tool_index=index),
-                SemanticEvent(EventType.TOOL_NAME, call.function.name, index),
-                SemanticEvent(EventType.ARG_VALUE_CHUNK, call.function.arguments, index),
-                SemanticEvent(EventType.TOOL_CALL_END, call.function.arguments, index),
-            ]
+            self._emit_call(call.function.name, call.function.arguments)
         self.step = Step.TEXT
 
 
@@ -531,34 +496,40 @@ def _parse_pythonic(body: str) -> list[ToolCall] | None:
     return calls
 
 
+def forced_call_schema(request: Any) -> dict | None:
+    """vLLM's call-list JSON schema when the request forces a call (`tool_choice` "required",
+    or a named function: one call of it), else None."""
+    tool_choice = getattr(request, "tool_choice", None)  # vLLM's own tests pass no request
+    if tool_choice in (None, "none", "auto") or not request.tools:
+        return None
+    tools: list[Any] = get_function_tools(request.tools)
+    if tool_choice != "required":
+        name = getattr(getattr(tool_choice, "function", tool_choice), "name", None)
+        if name is None:  # e.g. the Responses API's allowed_tools: not a forced call
+            return None
+        tools = [t for t in tools if getattr(t, "function", t).name == name]
+    parallel = request.parallel_tool_calls if tool_choice == "required" else False
+    return cast(dict, get_json_schema_from_tools("required", tools, parallel))
+
+
 class LlamaNemotronJsonToolParser(ToolParser):
     """`<TOOLCALL>` JSON / pythonic tool calls; see the module docstring for the rules."""
 
     # Our own per-request state reads only each delta's new text; the serving layer then
     # also calls `finish_streaming` at the end of the stream (no text is left held back).
     engine_based_streaming = True
-    # Forced calls come in our own format (adjust_request), so this parser reads them too.
+    # Forced calls are read by this parser too (adjust_request, the module docstring).
     supports_required_and_named = False
 
     def __init__(self, tokenizer: Any, tools: list | None = None):
         super().__init__(tokenizer, tools)
-        self._scanner = ToolCallScanner()
-        self._ids: dict[int, str] = {}
+        self._scanner: ToolCallScanner | None = None  # made on the first delta
 
     def adjust_request(self, request: Any) -> Any:
         request = super().adjust_request(request)
-        tool_choice = request.tool_choice
-        if request.tools and tool_choice not in (None, "none", "auto"):
-            tools: list[Any] = get_function_tools(request.tools)
-            if tool_choice != "required":  # one call of the named function
-                name = getattr(tool_choice, "function", tool_choice).name
-                tools = [t for t in tools if getattr(t, "function", t).name == name]
-            parallel = request.parallel_tool_calls if tool_choice == "required" else False
-            calls = cast(dict, get_json_schema_from_tools("required", tools, parallel))
-            tag = StructuralTag(format=TagFormat(
-                begin=CALL_START, content=JSONSchemaFormat(json_schema=calls), end=CALL_END))
-            request.structured_outputs = StructuredOutputsParams(
-                structural_tag=json.dumps(tag.model_dump()))
+        schema = forced_call_schema(request)
+        if schema is not None:  # vLLM's own forced-call grammar, as vLLM sets it
+            request.structured_outputs = StructuredOutputsParams(json=schema)
             # The forced call wins over the answer format, as in vLLM (Responses: `text`).
             if hasattr(request, "response_format"):
                 request.response_format = None
@@ -571,16 +542,16 @@ class LlamaNemotronJsonToolParser(ToolParser):
         return request
 
     def extract_tool_calls(self, model_output: str, request: Any) -> ExtractedToolCallInformation:
-        scanner = ToolCallScanner()
+        scanner = ToolCallScanner(opened=forced_call_schema(request) is not None)
         events = scanner.feed(model_output) + scanner.finish()
-        names = {e.tool_index: e.value for e in events if e.type is EventType.TOOL_NAME}
-        arguments = {e.tool_index: e.value for e in events if e.type is EventType.TOOL_CALL_END}
-        if not names or scanner.broken or arguments.keys() != names.keys():
+        names = {e.tool_index: e.value for e in events if e.type is _NAME}
+        if not names:
             return ExtractedToolCallInformation(
                 tools_called=False, tool_calls=[], content=model_output)
+        arguments = {e.tool_index: e.value for e in events if e.type is _END}
         calls = [ToolCall(id=make_tool_call_id(), function=FunctionCall(
             name=names[i], arguments=arguments[i])) for i in sorted(names)]
-        content = "".join(e.value for e in events if e.type is EventType.TEXT_CHUNK)
+        content = "".join(e.value for e in events if e.type is _TEXT)
         return ExtractedToolCallInformation(
             tools_called=True, tool_calls=calls, content=content or None)
 
@@ -588,42 +559,33 @@ class LlamaNemotronJsonToolParser(ToolParser):
             self, previous_text: str, current_text: str, delta_text: str,
             previous_token_ids: Sequence[int], current_token_ids: Sequence[int],
             delta_token_ids: Sequence[int], request: Any) -> DeltaMessage | None:
+        if self._scanner is None:
+            self._scanner = ToolCallScanner(opened=forced_call_schema(request) is not None)
         return self._message(self._scanner.feed(delta_text))
 
     def finish_streaming(self) -> DeltaMessage | None:
-        return self._message(self._scanner.finish())
+        return None if self._scanner is None else self._message(self._scanner.finish())
 
     def _message(self, events: list[SemanticEvent]) -> DeltaMessage | None:
         content: list[str] = []
-        names: dict[int, str] = {}  # calls that start in this delta
-        arguments: dict[int, list[str]] = {}
+        calls = []
         for event in events:
-            kind, index = event.type, event.tool_index
-            if kind is _TEXT:
+            if event.type is _TEXT:
                 content.append(event.value)
-            elif kind is _NAME:
-                names[index] = event.value
-                self._ids[index] = make_tool_call_id()
+            elif event.type is _NAME:
+                self.current_tool_id = event.tool_index
                 self.prev_tool_call_arr.append({"name": event.value, "arguments": ""})
                 self.streamed_args_for_tool.append("")
-                self.current_tool_id = index
-            elif kind is _ARGUMENTS:
-                arguments.setdefault(index, []).append(event.value)
-            elif kind is _END:
+                calls.append(DeltaToolCall(
+                    index=event.tool_index, id=make_tool_call_id(), type="function",
+                    function=DeltaFunctionCall(name=event.value)))
+            elif event.type is _END:  # the call's whole arguments, in its one delta
+                calls[-1].function.arguments = event.value  # type: ignore[union-attr]
                 # Kept equal, so vLLM's end-of-stream top-up finds nothing unsent.
-                self.prev_tool_call_arr[index]["arguments"] = event.value
-                self.streamed_args_for_tool[index] = event.value
-        if not content and not names and not arguments:
+                self.prev_tool_call_arr[event.tool_index]["arguments"] = event.value
+                self.streamed_args_for_tool[event.tool_index] = event.value
+        if not content and not calls:
             return None
-        calls = []
-        for i in sorted(names.keys() | arguments.keys()):
-            function = DeltaFunctionCall(arguments="".join(arguments.get(i, ())))
-            if i in names:  # the call's first delta carries its id and name
-                function.name = names[i]
-                calls.append(DeltaToolCall(index=i, id=self._ids[i], type="function",
-                                           function=function))
-            else:
-                calls.append(DeltaToolCall(index=i, function=function))
         return DeltaMessage(content="".join(content) or None, tool_calls=calls)
 
 ToolParserManager.register_module(name="llama_nemotron_json", module=LlamaNemotronJsonToolParser)

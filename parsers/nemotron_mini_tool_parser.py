@@ -4,9 +4,12 @@ The model writes `<toolcall> {"name": ..., "arguments": {...}} </toolcall>` (sev
 or a list in one block, are accepted; `"parameters"` for `"arguments"`; arguments may be a
 JSON string). Text outside the blocks is content; a block that does not hold calls comes
 back unchanged as content; a missing `</toolcall>` at the end of the output is tolerated.
-`tool_choice` "required" or a named function constrains the output to one `<toolcall>` block
-holding vLLM's call-list JSON schema, which this parser reads streamed and not (vLLM's own
-required-call stream reader needs accumulated text that it does not keep for this parser).
+
+`tool_choice` "required" or a named function: the call is forced with vLLM's own grammar for
+it, the call-list JSON schema as a JSON constraint, which the engine compiles with the
+server's structured-output settings (backend, `disable_any_whitespace`, ...); the output then
+is the block's body without `<toolcall>`, and this parser reads it as such, streamed and not
+(vLLM's own required-call stream reader needs accumulated text that it does not keep here).
 
 Each block is short, so it is held until it closes and then parsed once: every call goes
 out whole (name and arguments in one delta), and streaming equals non-streaming for every
@@ -31,8 +34,6 @@ from vllm.tool_parsers.utils import (
     get_json_schema_from_tools,
     partial_tag_overlap,
 )
-from xgrammar import StructuralTag
-from xgrammar.structural_tag import JSONSchemaFormat, TagFormat
 
 CALL_START = "<toolcall>"
 CALL_END = "</toolcall>"
@@ -76,10 +77,12 @@ def parse_block(body: str) -> list[tuple[str, str]] | None:
 
 class BlockScanner:
     """Incremental `<toolcall>` splitter: `feed` / `finish` return TEXT_CHUNK events, and a
-    TOOL_CALL_END event per call (value: the arguments; the name in the TOOL_NAME before it)."""
+    TOOL_CALL_END event per call (value: the arguments; the name in the TOOL_NAME before it).
+    `opened`: the output starts inside a block, without `<toolcall>` (a forced call's body)."""
 
-    def __init__(self) -> None:
-        self.in_block = False
+    def __init__(self, opened: bool = False) -> None:
+        self.in_block = opened
+        self.opener = "" if opened else CALL_START  # of the block being read
         self.held = ""  # a possible start of the next tag
         self.body: list[str] = []
 
@@ -98,7 +101,7 @@ class BlockScanner:
             if self.in_block:
                 self._close(events, closed=True)
             else:
-                self.in_block, self.body = True, []
+                self.in_block, self.opener, self.body = True, CALL_START, []
             text = text[at + len(tag):]
         return events
 
@@ -123,7 +126,7 @@ class BlockScanner:
         calls = parse_block(body)
         if calls is None:
             events.append(SemanticEvent(
-                EventType.TEXT_CHUNK, CALL_START + body + (CALL_END if closed else "")))
+                EventType.TEXT_CHUNK, self.opener + body + (CALL_END if closed else "")))
         for name, arguments in calls or []:
             events += [SemanticEvent(EventType.TOOL_NAME, name),
                        SemanticEvent(EventType.TOOL_CALL_END, arguments)]
@@ -141,33 +144,40 @@ def _content(events: list[SemanticEvent]) -> str:
     return "".join(e.value for e in events if e.type is EventType.TEXT_CHUNK)
 
 
+def forced_call_schema(request: Any) -> dict | None:
+    """vLLM's call-list JSON schema when the request forces a call (`tool_choice` "required",
+    or a named function: one call of it), else None."""
+    tool_choice = getattr(request, "tool_choice", None)  # vLLM's own tests pass no request
+    if tool_choice in (None, "none", "auto") or not request.tools:
+        return None
+    tools: list[Any] = get_function_tools(request.tools)
+    if tool_choice != "required":
+        name = getattr(getattr(tool_choice, "function", tool_choice), "name", None)
+        if name is None:  # e.g. the Responses API's allowed_tools: not a forced call
+            return None
+        tools = [t for t in tools if getattr(t, "function", t).name == name]
+    parallel = request.parallel_tool_calls if tool_choice == "required" else False
+    return cast(dict, get_json_schema_from_tools("required", tools, parallel))
+
+
 class NemotronMiniToolParser(ToolParser):
     """`<toolcall>{...}</toolcall>` tool calls of Nemotron-Mini-4B-Instruct."""
 
     # Keeps per-request state and reads only each delta's new text; the serving layer
     # calls `finish_streaming` at the end of the stream to release a held block.
     engine_based_streaming = True
-    # Forced calls come in our own format (adjust_request), so this parser reads them too.
+    # Forced calls are read by this parser too (adjust_request, the module docstring).
     supports_required_and_named = False
 
     def __init__(self, tokenizer: Any, tools: list | None = None):
         super().__init__(tokenizer, tools)
-        self._scanner = BlockScanner()
+        self._scanner: BlockScanner | None = None  # made on the first delta
 
     def adjust_request(self, request: Any) -> Any:
         request = super().adjust_request(request)
-        tool_choice = request.tool_choice
-        if request.tools and tool_choice not in (None, "none", "auto"):
-            tools: list[Any] = get_function_tools(request.tools)
-            if tool_choice != "required":  # one call of the named function
-                name = getattr(tool_choice, "function", tool_choice).name
-                tools = [t for t in tools if getattr(t, "function", t).name == name]
-            parallel = request.parallel_tool_calls if tool_choice == "required" else False
-            calls = cast(dict, get_json_schema_from_tools("required", tools, parallel))
-            tag = StructuralTag(format=TagFormat(
-                begin=CALL_START, content=JSONSchemaFormat(json_schema=calls), end=CALL_END))
-            request.structured_outputs = StructuredOutputsParams(
-                structural_tag=json.dumps(tag.model_dump()))
+        schema = forced_call_schema(request)
+        if schema is not None:  # vLLM's own forced-call grammar, as vLLM sets it
+            request.structured_outputs = StructuredOutputsParams(json=schema)
             # The forced call wins over the answer format, as in vLLM (Responses: `text`).
             if hasattr(request, "response_format"):
                 request.response_format = None
@@ -182,7 +192,7 @@ class NemotronMiniToolParser(ToolParser):
 
     def extract_tool_calls(self, model_output: str,
                            request: Any) -> protocol.ExtractedToolCallInformation:
-        scanner = BlockScanner()
+        scanner = BlockScanner(opened=forced_call_schema(request) is not None)
         events = scanner.feed(model_output) + scanner.finish()
         calls = [protocol.ToolCall(id=make_tool_call_id(),
                                    function=protocol.FunctionCall(name=n, arguments=a))
@@ -194,13 +204,15 @@ class NemotronMiniToolParser(ToolParser):
             tools_called=True, tool_calls=calls, content=_content(events) or None)
 
     def finish_streaming(self) -> protocol.DeltaMessage | None:
-        return self._message(self._scanner.finish())
+        return None if self._scanner is None else self._message(self._scanner.finish())
 
     def extract_tool_calls_streaming(  # vLLM's signature; only the new text is read
             self, previous_text: str, current_text: str, delta_text: str,
             previous_token_ids: Sequence[int], current_token_ids: Sequence[int],
             delta_token_ids: Sequence[int], request: Any,
     ) -> protocol.DeltaMessage | None:
+        if self._scanner is None:
+            self._scanner = BlockScanner(opened=forced_call_schema(request) is not None)
         return self._message(self._scanner.feed(delta_text))
 
     def _message(self, events: list[SemanticEvent]) -> protocol.DeltaMessage | None:

@@ -1,17 +1,18 @@
 """`tool_choice` "required" or a named function with our tool parsers.
 
-A forced call is one block of the parser's own format holding vLLM's call-list JSON schema (an
-xgrammar structural tag), and the parser reads it streamed as well as whole. vLLM's own
+A forced call is vLLM's own forced-call grammar: the call-list JSON schema as a JSON constraint,
+which the engine compiles with the server's structured-output settings (backend,
+`disable_any_whitespace`), as for vLLM's own forced calls. The output is then the block's body
+without its opener, and the parser reads it as such, streamed as well as whole. vLLM's own
 required-call stream reader would see no call: it needs the accumulated text, which vLLM does
 not keep for parsers with their own stream state (engine_based_streaming).
 """
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from vllm.entrypoints.openai.responses.protocol import ResponsesRequest
+from vllm.tool_parsers.utils import get_json_schema_from_tools
 
 from tests.parsers.drive import (
     TOOLS,
@@ -28,31 +29,84 @@ NAMED = {"type": "function", "function": {"name": "g"}}
 # (tool parser, its block tags)
 PARSERS = [("llama_nemotron_json", "<TOOLCALL>", "</TOOLCALL>"),
            ("nemotron_mini", "<toolcall>", "</toolcall>")]
+CHOICES = pytest.mark.parametrize("tool_choice", ["required", NAMED], ids=["required", "named"])
+
+
+def read_all_ways(tool, text, tool_choice) -> Result:
+    """The reply whole, and checked equal streamed one character at a time and in one delta."""
+    got = non_streaming(None, text, tool=tool, tool_choice=tool_choice).normalized()
+    for cuts in (range(len(text)), ()):
+        chunks = char_chunks(text, cuts)
+        assert streaming(None, chunks, tool=tool, tool_choice=tool_choice).normalized() == got
+    return got
 
 
 @pytest.mark.parametrize("tool,begin,end", PARSERS)
-@pytest.mark.parametrize("tool_choice", ["required", NAMED], ids=["required", "named"])
-def test_forced_calls_come_in_our_format(tool, begin, end, tool_choice):
+@CHOICES
+def test_forced_calls_use_vllms_forced_call_grammar(tool, begin, end, tool_choice):
     req = make(CharTokenizer(), tool).adjust_request(request(tool_choice=tool_choice))
-    tag = json.loads(req.structured_outputs.structural_tag)["format"]
-    assert (tag["begin"], tag["end"]) == (begin, end)
-    schema = tag["content"]["json_schema"]
+    outputs = req.structured_outputs
+    # A JSON constraint, as vLLM sets for its own forced calls: the engine compiles it with the
+    # server's settings (a structural tag is compiled without them).
+    assert outputs.structural_tag is None and outputs.json is not None
+    schema = outputs.json
+    if tool_choice == "required":  # exactly vLLM's schema for "required"
+        assert schema == get_json_schema_from_tools("required", request().tools, None)
     assert schema["type"] == "array" and schema["minItems"] == 1
     assert schema.get("maxItems") == (1 if tool_choice is NAMED else None)
     names = [item["properties"]["name"]["enum"] for item in schema["items"]["anyOf"]]
     assert names == ([["g"]] if tool_choice is NAMED else [["get_weather"], ["f"], ["g"]])
 
-    # what the grammar lets the model write, read back streamed and whole
-    text = f'{begin}[{{"name": "g", "parameters": {{"a": 1}}}}]{end}'
+
+# (output under the grammar, the arguments llama_nemotron_json returns: the text as written;
+# nemotron_mini re-serializes them: '{"a": 1}')
+GRAMMAR_OUTPUTS = [
+    ('[{"name":"g","parameters":{"a":1}}]', '{"a":1}'),  # disable_any_whitespace
+    ('[{"name": "g", "parameters": {"a": 1}}]', '{"a": 1}'),
+    ('\n [\n\t{"name" : "g",\r\n "parameters" : {"a" :1}}\n]\n', '{"a" :1}'),  # any whitespace
+]
+
+
+@pytest.mark.parametrize("tool,begin,end", PARSERS)
+@CHOICES
+@pytest.mark.parametrize("text,arguments", GRAMMAR_OUTPUTS)
+def test_what_the_grammar_lets_through_is_the_call(tool, begin, end, tool_choice, text,
+                                                   arguments):
+    if tool == "nemotron_mini":
+        arguments = '{"a": 1}'
+    assert read_all_ways(tool, text, tool_choice) == Result("", "", [("g", arguments)])
+
+
+@CHOICES
+def test_a_forced_call_after_the_models_own_opener(tool_choice):
+    """A thought that ends on `<TOOLCALL>` (the reasoning parser's implicit end) leaves the opener
+    in the content before the grammar's call list."""
+    text = '<TOOLCALL>[{"name": "g", "parameters": {"a": 1}}]'
     expected = Result("", "", [("g", '{"a": 1}')])
-    assert non_streaming(None, text, tool=tool, tool_choice=tool_choice).normalized() == expected
-    chunks = char_chunks(text, range(len(text)))
-    assert streaming(None, chunks, tool=tool, tool_choice=tool_choice).normalized() == expected
+    assert read_all_ways("llama_nemotron_json", text, tool_choice) == expected
+
+
+@pytest.mark.parametrize("tool,begin,end", PARSERS)
+@CHOICES
+@pytest.mark.parametrize("text", [
+    '[{"name": "g", "parameters": {"a": 1}',  # cut off by max_tokens
+    '[{"name": "g", "parameters": {"a": 1}}',
+    '[{"name": "g", "param',
+    "[",
+    "plain text",
+])
+def test_a_forced_call_cut_off_is_content(tool, begin, end, tool_choice, text):
+    assert read_all_ways(tool, text, tool_choice) == Result("", text, [])
 
 
 def test_auto_adds_no_grammar():
     req = make(CharTokenizer(), "llama_nemotron_json").adjust_request(request())
     assert req.structured_outputs is None
+
+
+def test_auto_output_does_not_start_inside_a_block():
+    text = '[{"name": "g", "parameters": {"a": 1}}]'
+    assert read_all_ways("llama_nemotron_json", text, "auto") == Result("", text, [])
 
 
 @pytest.mark.parametrize("tool,begin,end", PARSERS)
@@ -65,5 +119,22 @@ def test_forced_call_replaces_a_responses_text_format(tool, begin, end):
         text={"format": {"type": "json_schema", "name": "a", "schema": {"type": "object"}}})
     req = make(CharTokenizer(), tool).adjust_request(req)
     assert req.text is None
-    tag = json.loads(req.extract_structured_outputs().structural_tag)["format"]
-    assert (tag["begin"], tag["end"]) == (begin, end)
+    schema = req.extract_structured_outputs().json
+    assert schema["type"] == "array" and schema["minItems"] == 1
+
+
+@pytest.mark.parametrize("tool,begin,end", PARSERS)
+def test_responses_named_and_allowed_tools(tool, begin, end):
+    """A Responses named function forces one call of it; `allowed_tools` is not a forced call
+    (vLLM's get_json_schema_from_tools gives it no grammar either)."""
+    tools = [{"type": "function", **t["function"]} for t in TOOLS]
+    named = make(CharTokenizer(), tool).adjust_request(ResponsesRequest(
+        model="m", input="hi", tools=tools, tool_choice={"type": "function", "name": "f"}))
+    schema = named.structured_outputs.json
+    assert schema["maxItems"] == 1
+    assert [i["properties"]["name"]["enum"] for i in schema["items"]["anyOf"]] == [["f"]]
+    allowed = make(CharTokenizer(), tool).adjust_request(ResponsesRequest(
+        model="m", input="hi", tools=tools, tool_choice={
+            "type": "allowed_tools", "mode": "required",
+            "tools": [{"type": "function", "name": "f"}]}))
+    assert allowed.structured_outputs is None

@@ -73,6 +73,14 @@ MALFORMED = [
     "half a tag <TOOLCAL",
     "</TOOLCALL> stray end",
     '<TOOLCALL>{"name": "f", "arguments": 5}</TOOLCALL>',
+    # blocks that break after a call's name and arguments began (issue 18): content both ways,
+    # as a block's calls go out only once it is complete
+    '<TOOLCALL>[{"name": "broken", "arguments": {}</TOOLCALL>',
+    '<TOOLCALL>[{"name": "f", "arguments": {"a": 1}}, oops]</TOOLCALL>',
+    '<TOOLCALL>{"name": "f", "arguments": {}, "name": "g"}</TOOLCALL>',
+    '<TOOLCALL>[{"name": "f", "arguments": {"a": tru}}]',
+    '<TOOLCALL>[{"name": "f", "arguments": {"a": "cut off',
+    '<TOOLCALL>[{"name": "f", "arguments": {}}, {"name": "g", "arguments": {}}',
 ]
 
 
@@ -99,24 +107,6 @@ def test_malformed_is_unchanged_content(tag_tokenizer, text):
     check_all_ways(tag_tokenizer, text, Result("", text, []))
 
 
-@pytest.mark.parametrize("text,calls,rest", [
-    ('<TOOLCALL>[{"name": "f", "arguments": {"a": 1}}, oops]</TOOLCALL>',
-     [("f", '{"a": 1}')], ", oops]</TOOLCALL>"),
-    ('<TOOLCALL>{"name": "f", "arguments": {}, "name": "g"}</TOOLCALL>', [("f", "{}")], ""),
-    ('<TOOLCALL>[{"name": "f", "arguments": {"a": tru}}]', [("f", '{"a": tru}}')], ""),
-    ('<TOOLCALL>[{"name": "f", "arguments": {"a": "cut off', [("f", '{"a": "cut off')], ""),
-])
-def test_broken_after_a_streamed_call(text, calls, rest):
-    """The documented exception: the stream keeps what it sent, non-streaming gives content.
-
-    Nothing raises and no text is lost: the broken block's text after the last complete
-    call follows as content."""
-    assert non_streaming(None, text, tool="llama_nemotron_json") == Result("", text, [])
-    streamed = streaming(None, char_chunks(text, range(len(text))), tool="llama_nemotron_json")
-    assert [name for name, _ in streamed.calls] == [name for name, _ in calls]
-    assert streamed.content.endswith(rest)
-
-
 def test_tool_choice_none_returns_no_calls():
     """vLLM's convention for parsers with their own stream state: calls are dropped."""
     from tests.parsers.drive import make, request
@@ -131,3 +121,17 @@ def test_tool_choice_none_returns_no_calls():
                 for i, c in enumerate(text)]
     assert "".join(d.content or "" for d in streamed if d) == "Hi "
     assert not any(d.tool_calls for d in streamed if d)
+
+
+def test_a_blocks_calls_go_out_whole_once_its_list_closes():
+    """The price of streaming == non-streaming for broken blocks: a call's arguments do not
+    stream piece by piece; each call goes out in one delta, name and arguments, at the `]`."""
+    from tests.parsers.drive import make, request
+
+    text = '<TOOLCALL>[{"name": "f", "arguments": {"a": 1}}, {"name": "g"}]</TOOLCALL>'
+    parser = make(None, "llama_nemotron_json")
+    deltas = [parser.parse_delta(c, [], request(), prompt_token_ids=[],
+                                 finished=i == len(text) - 1) for i, c in enumerate(text)]
+    sent = [(i, d.tool_calls) for i, d in enumerate(deltas) if d and d.tool_calls]
+    assert [(text[i], [(c.index, c.function.name, c.function.arguments) for c in calls])
+            for i, calls in sent] == [("]", [(0, "f", '{"a": 1}'), (1, "g", "{}")])]

@@ -75,7 +75,9 @@ def create(server: OpenAIServer, *, stream: bool, xargs: dict | None = None,
     return reply.reasoning, reply.content, reply.calls, reply.tokens, reply.finish
 
 
-# disable_any_whitespace rides on structured_outputs, which tool_choice replaces with its own
+# disable_any_whitespace rides on structured_outputs, which tool_choice replaces with its own.
+# (vLLM 0.32/0.33 accept the per-request flag but compile JSON with the server's setting only;
+# tests/serving/test_forced_calls_compact.py runs a server with it.)
 CASES = [(name, fields, stream, compact) for name, fields in STRUCTURED
          for stream in (False, True) for compact in (False, True)
          if not (compact and "tool_choice" in fields)]
@@ -214,7 +216,8 @@ def test_untidy_model_output(server, stream, name, template, script, reasoning, 
     assert got[:3] == (reasoning, content, calls)
 
 
-FORCED_CALL = '<TOOLCALL>[{"name": "get_weather", "parameters": {"city": "Paris"}}]</TOOLCALL>'
+# A forced call's grammar is vLLM's own: the call list as JSON, without the `<TOOLCALL>` block
+FORCED_CALL = '[{"name": "get_weather", "parameters": {"city": "Paris"}}]'
 NAMED = {"type": "function", "function": {"name": "get_weather"}}
 
 
@@ -222,7 +225,7 @@ NAMED = {"type": "function", "function": {"name": "get_weather"}}
 @pytest.mark.parametrize("tool_choice", ["required", NAMED], ids=["required", "named"])
 @pytest.mark.parametrize("thinking", ["on", "off"])
 def test_forced_call_streamed_and_not(server, stream, tool_choice, thinking):
-    """A forced call, under its grammar (one <TOOLCALL> block), comes back as the call, also
+    """A forced call, under its grammar (vLLM's call-list JSON), comes back as the call, also
     streamed (vLLM's own required-call stream reader saw none with our parsers)."""
     script = FORCED_CALL if thinking == "off" else "Weather first.</think>" + FORCED_CALL
     reasoning, content, calls, _, finish = create(

@@ -16,8 +16,8 @@ import pytest
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 CALL = '<TOOLCALL>[{"name": "get_weather", "arguments": {"city": "Paris"}}]</TOOLCALL>'
-# tool_choice required/named: the grammar forces one block of vLLM's call-list schema.
-FORCED_CALL = '<TOOLCALL>[{"name": "get_weather", "parameters": {"city": "Paris"}}]</TOOLCALL>'
+# tool_choice required/named: the grammar is vLLM's call-list JSON (no <TOOLCALL> block).
+FORCED_CALL = '[{"name": "get_weather", "parameters": {"city": "Paris"}}]'
 NO_THINKING = {"chat_template_kwargs": {"enable_thinking": False}}
 
 pytestmark = pytest.mark.slow
