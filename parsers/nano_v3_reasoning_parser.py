@@ -59,6 +59,12 @@ THINK_END = "</think>"
 # Tool-call openers that end reasoning implicitly, per family.
 NEMOTRON_TOOL_STARTS = ("<tool_call>", "<TOOLCALL>")  # Nemotron-3 Nano/Super, Nano-9B-v2
 LLAMA_NEMOTRON_TOOL_STARTS = ("<TOOLCALL>",)
+# Set by `adjust_request` in a structured request's chat-template kwargs when thinking is off:
+# the grammar covers the output from its first token. vLLM builds both of a request's parser
+# instances (the API server's, and the engine's structured-output gate) from those kwargs, so
+# both read the output as content from the start. vLLM 0.32's Responses API has no other way
+# to start a grammar at the first token.
+GRAMMAR_FROM_START = "vllm_nemotron_grammar_from_first_token"
 
 
 class Mode(Enum):
@@ -214,6 +220,7 @@ class _ThinkReasoningParser(ReasoningParser):
         super().__init__(tokenizer, *args, **kwargs)
         template_kwargs = kwargs.get("chat_template_kwargs") or {}
         self.enable_thinking: bool | None = template_kwargs.get("enable_thinking")
+        self.grammar_from_start = template_kwargs.get(GRAMMAR_FROM_START) is True
         # An empty answer becomes the thought (in-tree `nemotron_v3` does the same).
         self.force_content = bool(
             template_kwargs.get("force_nonempty_content") is True or self.enable_thinking is False
@@ -253,6 +260,8 @@ class _ThinkReasoningParser(ReasoningParser):
         raise NotImplementedError
 
     def _start_mode(self, prompt_ids: Sequence[int] | None) -> Mode:
+        if self.grammar_from_start:
+            return Mode.CONTENT  # the grammar owns every output token: no think block
         if self.enable_thinking is not False:
             return self._start_after_prompt(prompt_ids)
         if prompt_ids is not None and self._prompt_tag_state(prompt_ids) is Mode.REASONING:
@@ -329,7 +338,7 @@ class _ThinkReasoningParser(ReasoningParser):
             request.skip_special_tokens = False
         if self.enable_thinking is False and _is_structured(request):
             # Thinking is off, so the grammar covers the output from its first token (and
-            # forbids a think block); the frontend still reads the output from START.
+            # forbids a think block).
             _grammar_covers_the_whole_output(request)
         return request
 
@@ -471,10 +480,13 @@ def _is_structured(request: Any) -> bool:
 
 
 def _grammar_covers_the_whole_output(request: Any) -> None:
-    """Tell vLLM 0.32/0.33 to constrain from the first generated token (its own hook for
-    parsers whose grammar already covers reasoning; chat completions only)."""
+    """Tell vLLM to constrain from the first generated token: its own hook for parsers whose
+    grammar already covers reasoning (chat completions; Responses from vLLM 0.33), and our
+    kwarg, which the engine's structured-output gate reads on every API (GRAMMAR_FROM_START)."""
     if "_grammar_from_parser" in getattr(type(request), "__private_attributes__", {}):
         request._grammar_from_parser = True
+    request.chat_template_kwargs = {**(request.chat_template_kwargs or {}),
+                                    GRAMMAR_FROM_START: True}
 
 
 class NanoV3ReasoningParser(_ThinkReasoningParser):

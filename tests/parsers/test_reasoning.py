@@ -14,6 +14,7 @@ from tests.parsers.drive import (
     streaming,
     token_chunks,
 )
+from vllm_nemotron.parsers.nano_v3_reasoning_parser import GRAMMAR_FROM_START
 
 OPEN = "<|im_start|>assistant\n<think>\n"
 CLOSED = "<|im_start|>assistant\n<think></think>"
@@ -299,6 +300,28 @@ def test_thinking_off_grammar_covers_the_whole_output(name, kwargs, structured, 
     assert req._grammar_from_parser is covered
     if covered:  # vLLM then constrains from the first generated token
         assert req.resolve_reasoning_ended(parser, CharTokenizer().encode(CLOSED)) is True
+    assert (req.chat_template_kwargs or {}).get(GRAMMAR_FROM_START, False) is covered
+
+
+@pytest.mark.parametrize("name", V3)
+@pytest.mark.parametrize("stream", [False, True])
+def test_thinking_off_grammar_on_the_responses_api(name, stream):
+    """vLLM 0.32's Responses API has no `_grammar_from_parser`: the kwarg the parser adds
+    reaches both parser instances vLLM builds from the request's kwargs (the engine's gate
+    and the API server's), which then read the output as content from its first token."""
+    from vllm.entrypoints.openai.responses.protocol import ResponsesRequest
+
+    req = ResponsesRequest(model="m", input="hi", chat_template_kwargs={"enable_thinking": False},
+                           text={"format": {"type": "json_object"}})
+    make(CharTokenizer(), reasoning=name, enable_thinking=False).adjust_request(req)
+    kwargs = req.chat_template_kwargs
+    assert kwargs == {"enable_thinking": False, GRAMMAR_FROM_START: True}
+    prompt, answer = CharTokenizer().encode(OPEN), '{"a": "<think>x</think>"}'
+    gate = make(CharTokenizer(), reasoning=name, **kwargs).reasoning_parser
+    assert gate.is_reasoning_end(prompt)  # the engine constrains from the first token
+    got = (streaming(CharTokenizer(), char_chunks(answer, [3, 9]), prompt, reasoning=name, **kwargs)
+           if stream else non_streaming(CharTokenizer(), answer, prompt, reasoning=name, **kwargs))
+    assert (got.reasoning, got.content) == ("", answer)
 
 
 @pytest.mark.parametrize("name", V3)
