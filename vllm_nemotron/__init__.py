@@ -30,6 +30,12 @@ REASONING_PARSERS: dict[str, str] = {
         "vllm_nemotron.parsers.nano_v3_reasoning_parser:LlamaNemotronThinkingReasoningParser",
 }
 
+# renderer mode -> "module:Class" that takes the place of vLLM's own renderer for that mode
+# (ours extends it: vLLM renders the chat template before a parser sees the request)
+RENDERERS: dict[str, str] = {
+    "hf": "vllm_nemotron.thinking_budget.renderer:EffortHfRenderer",
+}
+
 # functions that register config classes (so checkpoints load without --trust-remote-code)
 CONFIG_REGISTRARS: list[str] = ["vllm_nemotron.configs:register_configs"]
 
@@ -58,6 +64,7 @@ def register() -> None:
 
     from vllm import ModelRegistry
     from vllm.reasoning import ReasoningParserManager
+    from vllm.renderers.registry import RENDERER_REGISTRY
     from vllm.tool_parsers import ToolParserManager
 
     for target in CONFIG_REGISTRARS:
@@ -69,3 +76,7 @@ def register() -> None:
         ToolParserManager.register_lazy_module(name, *_split(target))
     for name, target in REASONING_PARSERS.items():
         ReasoningParserManager.register_lazy_module(name, *_split(target))
+    for mode, target in RENDERERS.items():
+        # only in place of vLLM's own renderer, never of another plugin's
+        if RENDERER_REGISTRY.renderers.get(mode, ("vllm.",))[0].startswith("vllm."):
+            RENDERER_REGISTRY.renderers[mode] = _split(target)
