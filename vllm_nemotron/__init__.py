@@ -47,6 +47,28 @@ def _split(target: str) -> tuple[str, str]:
     return module, name
 
 
+def _log_like_vllm() -> None:
+    """Our loggers write where vLLM's own do, at its level: the API server's root logger stops
+    at ERROR, so a warning from a logger outside `vllm.` would be lost there. vLLM may set up
+    its handlers after this runs, so ours looks them up per record. Left alone when vLLM
+    configures no logging (VLLM_CONFIGURE_LOGGING=0)."""
+    import logging
+
+    from vllm import envs
+
+    class ToVllmHandlers(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            for handler in logging.getLogger("vllm").handlers:
+                if record.levelno >= handler.level:
+                    handler.handle(record)
+
+    ours = logging.getLogger(__name__)
+    if envs.VLLM_CONFIGURE_LOGGING and not ours.handlers:
+        ours.addHandler(ToVllmHandlers())
+        ours.setLevel(envs.VLLM_LOGGING_LEVEL)
+        ours.propagate = False
+
+
 def register() -> None:
     """Register every piece of the plugin with vLLM (idempotent)."""
     global _registered
@@ -54,6 +76,8 @@ def register() -> None:
         return
 
     import importlib
+
+    _log_like_vllm()
 
     from vllm_nemotron.thinking_budget.effort import check_environment
 

@@ -365,3 +365,23 @@ def test_bad_default_names_the_variable(monkeypatch, text):
     with pytest.raises(ValueError) as err:
         effort.check_environment()
     assert str(err.value).startswith(DEFAULT_BUDGET_ENV + ":")
+
+
+def test_our_warnings_go_where_vllms_do(monkeypatch):
+    """The API server's root logger stops at ERROR; our warnings must not depend on it, and
+    reach vLLM's handlers even when vLLM sets them up after `register()`."""
+    import logging
+
+    ours, theirs = logging.getLogger("vllm_nemotron"), logging.getLogger("vllm")
+    for logger in (ours, theirs):
+        monkeypatch.setattr(logger, "handlers", [])
+        monkeypatch.setattr(logger, "propagate", logger.propagate)
+        monkeypatch.setattr(logger, "level", logger.level)
+    monkeypatch.setattr(logging.root, "level", logging.ERROR)
+    vllm_nemotron._log_like_vllm()
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = records.append  # type: ignore[method-assign]
+    theirs.handlers = [handler]  # vLLM configures its logging later
+    logging.getLogger("vllm_nemotron.thinking_budget.effort").warning("lost?")
+    assert [r.getMessage() for r in records] == ["lost?"]
