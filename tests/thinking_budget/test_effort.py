@@ -90,8 +90,9 @@ def test_no_knob_and_no_default_adds_nothing():
 PRECEDENCE = [
     ({"vllm_xargs": {"thinking_budget": 7}, "thinking_token_budget": 9,
       "nvext": {"max_thinking_tokens": 11}}, "vllm_xargs.thinking_budget", 7),
-    ({"thinking_token_budget": 9, "nvext": {"max_thinking_tokens": 11},
-      "max_thinking_tokens": 13}, "thinking_token_budget", 9),
+    ({"thinking_token_budget": 9, "vllm_xargs": {"thinking_budget_grace": 0},
+      "nvext": {"max_thinking_tokens": 11}, "max_thinking_tokens": 13},
+     "thinking_token_budget", 9),
     ({"nvext": {"max_thinking_tokens": 11}, "max_thinking_tokens": 13, "reasoning_budget": 15},
      "nvext.max_thinking_tokens", 11),
     ({"max_thinking_tokens": 13, "reasoning_budget": 15,
@@ -131,12 +132,37 @@ def test_precedence_table_covers_every_client_knob():
     assert {row[1] for row in PRECEDENCE} >= set(CLIENT_BUDGETS)
 
 
-def test_native_budget_gets_the_soft_landing_and_keeps_the_clients_grace():
-    request = apply_thinking_knobs(
-        chat(thinking_token_budget=8, vllm_xargs={"thinking_budget_grace": 0, "x": 1}))
+def budget_and_grace(request) -> tuple[int, int] | None:
+    found = budget_params(request.to_sampling_params(64, {}))
+    return None if found is None else (found.budget, found.grace)
+
+
+@pytest.mark.parametrize("xargs,sent", [
+    ({}, (84, 16)),  # the default grace comes out of the budget: 84 + 16 = 100
+    ({"thinking_budget_grace": 0}, (100, 0)),  # vLLM's exact cut, with our end sequence
+    ({"thinking_budget_grace": 30}, (70, 30)),
+    ({"thinking_budget_grace_period": 30}, (70, 30)),  # NeMo's name
+    ({"thinking_budget_grace": 500}, (0, 100)),  # never past the maximum
+])
+def test_native_budget_is_a_maximum_with_the_grace_inside_it(xargs, sent):
+    """vLLM's thinking_token_budget (Anthropic's budget_tokens) moves onto our processor: the
+    thought ends at a line break in its last `grace` tokens, else at the budget."""
+    request = apply_thinking_knobs(chat(thinking_token_budget=100, vllm_xargs={**xargs, "x": 1}))
     assert request.thinking_token_budget is None
-    assert request.vllm_xargs == {"thinking_budget_grace": 0, "x": 1, "thinking_budget": 8}
-    assert budget_params(request.to_sampling_params(64, {})).grace == 0
+    assert budget_and_grace(request) == sent
+    assert request.vllm_xargs["x"] == 1
+
+
+@pytest.mark.parametrize("xargs,parameter", [
+    ({"thinking_budget_grace": "lots"}, "thinking_budget_grace"),
+    ({"thinking_budget_grace_period": -1}, "thinking_budget_grace_period"),
+    ({"thinking_budget_grace": 1, "thinking_budget_grace_period": 1},
+     "thinking_budget_grace_period"),
+])
+def test_native_budget_with_a_bad_grace_is_a_400(xargs, parameter):
+    with pytest.raises(VLLMValidationError) as err:
+        apply_thinking_knobs(chat(thinking_token_budget=100, vllm_xargs=xargs))
+    assert err.value.parameter == parameter
 
 
 def test_explicit_budget_wins_and_other_xargs_stay():
@@ -240,21 +266,21 @@ def test_responses_api(monkeypatch):
     assert budget_sent(apply_thinking_knobs(nim)) == 9
 
 
-@pytest.mark.parametrize("fields,budget", [
-    ({"thinking": {"type": "enabled", "budget_tokens": 1024}}, 1024),
-    ({"output_config": {"effort": "low"}}, 512),
+@pytest.mark.parametrize("fields,sent", [
+    ({"thinking": {"type": "enabled", "budget_tokens": 1024}}, (1008, 16)),
+    ({"output_config": {"effort": "low"}}, (512, 16)),
     ({"output_config": {"effort": "high"}}, None),
     ({"thinking": {"type": "enabled", "budget_tokens": 2048},
-      "output_config": {"effort": "low"}}, 2048),
-    ({"thinking": {"type": "adaptive"}, "output_config": {"effort": "low"}}, 512),
+      "output_config": {"effort": "low"}}, (2032, 16)),
+    ({"thinking": {"type": "adaptive"}, "output_config": {"effort": "low"}}, (512, 16)),
     ({"thinking": {"type": "disabled"}}, None),
-    ({"vllm_xargs": {"thinking_budget": 3}}, 3),
+    ({"vllm_xargs": {"thinking_budget": 3}}, (3, 16)),
 ])
-def test_anthropic_messages_knobs(monkeypatch, fields, budget):
+def test_anthropic_messages_knobs(monkeypatch, fields, sent):
     """What vLLM makes of a `/v1/messages` request's thinking fields, then our decision."""
     monkeypatch.setenv(DEFAULT_BUDGET_ENV, "64")
     request = apply_thinking_knobs(anthropic(**fields))
-    assert budget_sent(request) == budget
+    assert budget_and_grace(request) == sent
     assert request.thinking_token_budget is None
 
 

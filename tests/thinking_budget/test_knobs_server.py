@@ -121,8 +121,8 @@ KNOBS = {
     # NeMo's processor's grace name: budget 4 + grace 2
     "thinking_budget_grace_period": (
         {"vllm_xargs": {"thinking_budget": 4, "thinking_budget_grace_period": 2}}, 6),
-    # the default grace: the soft landing that vLLM's native budget now gets too
-    "thinking_token_budget, default grace": ({"thinking_token_budget": 2}, 2 + DEFAULT_GRACE),
+    # vLLM's budget is a maximum: the default grace comes out of it (no line break: 20)
+    "thinking_token_budget, default grace": ({"thinking_token_budget": 20}, 20),
     # no budget: effort high, and NeMo's -1 over an effort that would set one
     "reasoning_effort high": ({"reasoning_effort": "high"}, None),
     "vllm_xargs.thinking_budget -1": (
@@ -251,9 +251,8 @@ def blocks(message) -> dict[str, list]:
 
 # case -> (request fields, max_tokens, thinking words expected)
 ANTHROPIC = {
-    # the smallest budget Anthropic allows; our soft landing: budget + the default grace
-    "budget_tokens": ({"thinking": {"type": "enabled", "budget_tokens": 1024}}, 1100,
-                      1024 + DEFAULT_GRACE),
+    # the smallest budget Anthropic allows, a maximum (the grace is inside it)
+    "budget_tokens": ({"thinking": {"type": "enabled", "budget_tokens": 1024}}, 1100, 1024),
     "budget_tokens, grace 0": ({"thinking": {"type": "enabled", "budget_tokens": 1024},
                                 "extra_body": {"vllm_xargs": fill(**GRACE0)}}, 1100, 1024),
     "effort low": ({"output_config": {"effort": "low"}}, 60, 5 + DEFAULT_GRACE),
@@ -278,6 +277,34 @@ def test_anthropic_budget_and_effort_streamed_and_not(server, anthropic_client):
         (thinking,) = blocks(message)["thinking"]
         assert thinking.thinking.split() == ["think"] * words, (name, stream)
         assert message.stop_reason in ("end_turn", "max_tokens"), (name, stream)
+
+
+def sentence(tokenizer, words: int) -> str:
+    """`words` filler tokens and a full stop: a thought that ends a sentence there."""
+    text = FILL * words + "."
+    assert len(tokenizer.encode(text, add_special_tokens=False)) == words + 1
+    return text
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_budget_tokens_lands_at_the_sentence_end_inside_it(server, anthropic_client, tokenizer,
+                                                          stream):
+    """The soft landing: budget_tokens 1024 with the default grace of 16 lets the thought run
+    to a full stop at token 1016; vLLM's own cut would stop it mid-sentence at 1024."""
+    thought = sentence(tokenizer, 1015)
+    message = messages(
+        anthropic_client, stream=stream, model=server.model, max_tokens=1100,
+        messages=MESSAGES, thinking={"type": "enabled", "budget_tokens": 1024},
+        extra_body={"vllm_xargs": {"script": thought + FILL * 60}})
+    assert blocks(message)["thinking"][0].thinking == thought
+
+
+def test_native_budget_lands_at_the_sentence_end_inside_it(server, tokenizer):
+    thought = sentence(tokenizer, 10)
+    reply = read_reply(server.client().chat.completions.create(
+        model=server.model, messages=MESSAGES, max_tokens=MAX_TOKENS, extra_body={
+            "thinking_token_budget": 20, "vllm_xargs": {"script": thought + FILL * 30}}))
+    assert reply.reasoning == thought
 
 
 def test_anthropic_effort_high_has_no_budget(server, anthropic_client):

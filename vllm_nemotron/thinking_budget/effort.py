@@ -8,10 +8,13 @@ fields NVIDIA's guides send (`max_thinking_tokens`, `reasoning_budget`), vLLM's 
 API server for every such request when `--reasoning-parser` is set; our parsers call
 `apply_thinking_knobs` there. It writes the request's budget into
 `vllm_xargs["thinking_budget"]`, where the thinking-budget processor reads it, and clears vLLM's
-native `thinking_token_budget`, so every budget lands the same way: grace to finish the line,
-then the end of thinking forced in a grammar-safe way. (vLLM's native budget would cut the
-thought mid-word and, counting through a tool call opened straight from the thought, could
-force `</think>` inside the call.) Sources: docs/thinking-knobs.md.
+native `thinking_token_budget`, so every budget lands the same way: the model may finish its
+line, then the end of thinking is forced in a grammar-safe way. (vLLM's native budget cuts the
+thought mid-word and, counting through a tool call opened straight from the thought, can force
+`</think>` inside the call.) vLLM and Anthropic define their budget as a maximum, so for
+`thinking_token_budget` (and `thinking.budget_tokens`) the grace comes out of the budget
+(`within`); NVIDIA's fields and ours are a budget plus the grace, as NIM's extension window and
+NeMo's grace period are. Sources: docs/thinking-knobs.md.
 
 A request's budget, first match wins:
 1. a number the client gave, in the order of `CLIENT_BUDGETS`: `vllm_xargs.thinking_budget`
@@ -48,8 +51,12 @@ from vllm.logger import init_logger
 
 from vllm_nemotron.thinking_budget.params import (
     BUDGET_KEY,
+    DEFAULT_GRACE,
+    GRACE_KEY,
     MAX_BUDGET,
+    MAX_GRACE,
     checked_int,
+    grace_key,
     is_no_budget,
 )
 
@@ -102,11 +109,13 @@ def _xargs(request: Any) -> dict[str, Any]:
 # Where a client may put its own thinking budget, in the order they win: name (as the client
 # writes it, for errors and logs) -> how to read it off a vLLM request (None when absent).
 XARGS_BUDGET = f"vllm_xargs.{BUDGET_KEY}"
+NATIVE_BUDGET = "thinking_token_budget"
 CLIENT_BUDGETS: dict[str, Callable[[Any], Any]] = {
     # ours; NeMo's ThinkingBudgetLogitsProcessor reads the same key (-1: no budget)
     XARGS_BUDGET: lambda r: _xargs(r).get(BUDGET_KEY),
-    # vLLM's native field; Anthropic's thinking.budget_tokens becomes this
-    "thinking_token_budget": lambda r: getattr(r, "thinking_token_budget", None),
+    # vLLM's native field; Anthropic's thinking.budget_tokens becomes this. A maximum, as both
+    # define it: the grace is taken from inside it (`within`)
+    NATIVE_BUDGET: lambda r: getattr(r, NATIVE_BUDGET, None),
     # NIM's thinking budget control
     "nvext.max_thinking_tokens": lambda r: _nvext(r).get("max_thinking_tokens"),
     # NVIDIA's RAG blueprint, "Enable Reasoning" (Nemotron-3-Nano-30B, Nano-9B-v2)
@@ -230,6 +239,18 @@ def request_budget(request: Any) -> tuple[str, int | None]:
     return "server default", default_budget()
 
 
+def within(ceiling: int, xargs: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """(budget, xargs with the grace) that keep a thought within `ceiling` tokens: vLLM and
+    Anthropic define their budget as the most a thought may use, so the grace to finish the
+    line (the client's, or the default) comes out of it; the thought ends at a line break in
+    its last `grace` tokens, else at the ceiling, then the end sequence closes it."""
+    xargs = dict(xargs)
+    name = grace_key(xargs)
+    grace = min(checked_int(name, xargs.pop(name, DEFAULT_GRACE), MAX_GRACE), ceiling)
+    xargs[GRACE_KEY] = grace
+    return ceiling - grace, xargs
+
+
 def apply_thinking_knobs(request: Request) -> Request:
     """Give the request the budget `request_budget` decides, as `vllm_xargs.thinking_budget`
     (in place, as vLLM keeps using the same request object), and return the request."""
@@ -240,10 +261,12 @@ def apply_thinking_knobs(request: Request) -> Request:
                 "a line break with its own end sequence; it has no minimum and no custom end "
                 "tokens (see docs/thinking-knobs.md)", name)
     source, budget = request_budget(request)
-    if getattr(request, "thinking_token_budget", None) is not None:
-        request.thinking_token_budget = None  # type: ignore[attr-defined]
+    if getattr(request, NATIVE_BUDGET, None) is not None:
+        setattr(request, NATIVE_BUDGET, None)  # ours lands it: vLLM's cut never runs beside
     if budget is not None and source != XARGS_BUDGET:
         xargs: dict[str, Any] = dict(_xargs(request))
+        if source == NATIVE_BUDGET:
+            budget, xargs = within(budget, xargs)
         xargs[BUDGET_KEY] = budget
         request.vllm_xargs = xargs  # type: ignore[attr-defined]
     return request

@@ -54,24 +54,29 @@ def is_no_budget(value: object) -> bool:
     return type(value) is int and value == NO_BUDGET
 
 
-def budget_params(sampling_params: SamplingParams) -> BudgetParams | None:
-    """The request's budget, or None when it asks for none; raises on invalid values."""
-    extra = sampling_params.extra_args or {}
+def grace_key(extra: dict) -> str:
+    """The name the request gives its grace under (ours unless it used NeMo's)."""
     if GRACE_KEY in extra and NEMO_GRACE_KEY in extra:
         raise VLLMValidationError(
             f"{GRACE_KEY} and {NEMO_GRACE_KEY} are two names for the same grace; give one",
             parameter=NEMO_GRACE_KEY, value=extra[NEMO_GRACE_KEY])
-    grace_key = NEMO_GRACE_KEY if NEMO_GRACE_KEY in extra else GRACE_KEY
+    return NEMO_GRACE_KEY if NEMO_GRACE_KEY in extra else GRACE_KEY
+
+
+def budget_params(sampling_params: SamplingParams) -> BudgetParams | None:
+    """The request's budget, or None when it asks for none; raises on invalid values."""
+    extra = sampling_params.extra_args or {}
+    grace_name = grace_key(extra)
     if BUDGET_KEY not in extra:
-        if grace_key in extra:
+        if grace_name in extra:
             raise VLLMValidationError(
-                f"{grace_key} needs {BUDGET_KEY}: set a thinking budget as well",
-                parameter=grace_key, value=extra[grace_key])
+                f"{grace_name} needs {BUDGET_KEY}: set a thinking budget as well",
+                parameter=grace_name, value=extra[grace_name])
         return None
     if is_no_budget(extra[BUDGET_KEY]):
         return None
     budget = checked_int(BUDGET_KEY, extra[BUDGET_KEY], MAX_BUDGET)
-    grace = checked_int(grace_key, extra.get(grace_key, DEFAULT_GRACE), MAX_GRACE)
+    grace = checked_int(grace_name, extra.get(grace_name, DEFAULT_GRACE), MAX_GRACE)
     if getattr(sampling_params, "thinking_token_budget", None) is not None:
         raise VLLMValidationError(
             f"{BUDGET_KEY} and vLLM's native thinking_token_budget cannot be combined; "
