@@ -1,6 +1,6 @@
 """Every thinking knob -> one budget: the precedence, the checks, the effort mapping and its
 environment variables, `low_effort`, on real vLLM request objects (no server; the end-to-end
-tests are test_knobs_server.py, test_effort_server.py and tests/serving/test_anthropic.py)."""
+tests are test_knobs_server.py and test_effort_server.py)."""
 
 from __future__ import annotations
 
