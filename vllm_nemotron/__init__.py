@@ -34,6 +34,12 @@ REASONING_PARSERS: dict[str, str] = {
         "vllm_nemotron.parsers.nano_v3_reasoning_parser:LlamaNemotronThinkingReasoningParser",
 }
 
+# renderer mode -> "module:Class" that takes the place of vLLM's own renderer for that mode
+# (ours extends it: vLLM renders the chat template before a parser sees the request)
+RENDERERS: dict[str, str] = {
+    "hf": "vllm_nemotron.thinking_budget.renderer:EffortHfRenderer",
+}
+
 # functions that register config classes (so checkpoints load without --trust-remote-code)
 CONFIG_REGISTRARS: list[str] = ["vllm_nemotron.configs:register_configs"]
 
@@ -45,6 +51,28 @@ def _split(target: str) -> tuple[str, str]:
     return module, name
 
 
+def _log_like_vllm() -> None:
+    """Our loggers write where vLLM's own do, at its level: the API server's root logger stops
+    at ERROR, so a warning from a logger outside `vllm.` would be lost there. vLLM may set up
+    its handlers after this runs, so ours looks them up per record. Left alone when vLLM
+    configures no logging (VLLM_CONFIGURE_LOGGING=0)."""
+    import logging
+
+    from vllm import envs
+
+    class ToVllmHandlers(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            for handler in logging.getLogger("vllm").handlers:
+                if record.levelno >= handler.level:
+                    handler.handle(record)
+
+    ours = logging.getLogger(__name__)
+    if envs.VLLM_CONFIGURE_LOGGING and not ours.handlers:
+        ours.addHandler(ToVllmHandlers())
+        ours.setLevel(envs.VLLM_LOGGING_LEVEL)
+        ours.propagate = False
+
+
 def register() -> None:
     """Register every piece of the plugin with vLLM (idempotent)."""
     global _registered
@@ -52,6 +80,8 @@ def register() -> None:
         return
 
     import importlib
+
+    _log_like_vllm()
 
     from vllm_nemotron.thinking_budget.effort import check_environment
 
@@ -62,6 +92,7 @@ def register() -> None:
 
     from vllm import ModelRegistry
     from vllm.reasoning import ReasoningParserManager
+    from vllm.renderers.registry import RENDERER_REGISTRY
     from vllm.tool_parsers import ToolParserManager
 
     for target in CONFIG_REGISTRARS:
@@ -73,3 +104,7 @@ def register() -> None:
         ToolParserManager.register_lazy_module(name, *_split(target))
     for name, target in REASONING_PARSERS.items():
         ReasoningParserManager.register_lazy_module(name, *_split(target))
+    for mode, target in RENDERERS.items():
+        # only in place of vLLM's own renderer, never of another plugin's
+        if RENDERER_REGISTRY.renderers.get(mode, ("vllm.",))[0].startswith("vllm."):
+            RENDERER_REGISTRY.renderers[mode] = _split(target)

@@ -255,5 +255,5 @@ def test_responses_forced_call_with_a_text_format(server, stream, tool_choice):
 
 def test_bad_budget_in_a_combined_request_is_a_400(server):
     with pytest.raises(openai.BadRequestError, match="thinking_budget"):
-        create(server, stream=False, xargs={"thinking_budget": -1},
+        create(server, stream=False, xargs={"thinking_budget": -2},
                response_format={"type": "json_object"}, tools=TOOLS, tool_choice="required")

@@ -102,3 +102,19 @@ def test_async_many(plugin_server):
     assert sorted(out[:-1]) == sorted(
         f"request {i}: finish_reason=stop text='Hello!'" for i in range(16))
     assert out[-1].startswith("16/16 requests ok")
+
+
+def test_anthropic_messages(plugin_server):
+    """The official `anthropic` SDK on vLLM's /v1/messages: budget, effort, thinking off,
+    streamed (the knobs' budgets themselves: tests/thinking_budget/test_knobs_server.py)."""
+    thinking = script("97 has no divisor up to 9.</think>Yes, 97 is prime.")
+    out = run_example(plugin_server, "anthropic_messages.py", thinking, thinking,
+                      script("Yes, 97 is prime."), thinking, args=("--max-tokens", "2048"))
+    thought = "thinking: '97 has no divisor up to 9.'"
+    answer = "text: 'Yes, 97 is prime.'"
+
+    def reply(label: str, *blocks: str) -> list[str]:
+        return [f"{label}: {block}" for block in (*blocks, "stop_reason: end_turn")]
+
+    assert out == [*reply("budget_tokens", thought, answer), *reply("effort low", thought, answer),
+                   *reply("thinking disabled", answer), *reply("streamed", thought, answer)]

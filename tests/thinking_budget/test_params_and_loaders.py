@@ -20,13 +20,18 @@ FQCN = "vllm_nemotron.thinking_budget:ThinkingBudgetLogitsProcessor"
     ({}, None),
     ({"thinking_budget": 0}, BudgetParams(0, DEFAULT_GRACE)),
     ({"thinking_budget": 12, "thinking_budget_grace": 0}, BudgetParams(12, 0)),
+    # NeMo's ThinkingBudgetLogitsProcessor's names: -1 is no budget, its grace period is ours
+    ({"thinking_budget": -1}, None),
+    ({"thinking_budget": -1, "thinking_budget_grace_period": 50}, None),
+    ({"thinking_budget": 12, "thinking_budget_grace_period": 3}, BudgetParams(12, 3)),
 ])
 def test_valid(extra, expected):
     assert budget_params(SamplingParams(extra_args=extra)) == expected
 
 
 @pytest.mark.parametrize("extra,parameter", [
-    ({"thinking_budget": -1}, "thinking_budget"),
+    ({"thinking_budget": -2}, "thinking_budget"),
+    ({"thinking_budget": -1.0}, "thinking_budget"),
     ({"thinking_budget": 2.5}, "thinking_budget"),
     ({"thinking_budget": "10"}, "thinking_budget"),
     ({"thinking_budget": True}, "thinking_budget"),
@@ -34,6 +39,10 @@ def test_valid(extra, expected):
     ({"thinking_budget": 5, "thinking_budget_grace": -3}, "thinking_budget_grace"),
     ({"thinking_budget": 5, "thinking_budget_grace": 10**9}, "thinking_budget_grace"),
     ({"thinking_budget_grace": 4}, "thinking_budget_grace"),
+    ({"thinking_budget_grace_period": 4}, "thinking_budget_grace_period"),
+    ({"thinking_budget": 5, "thinking_budget_grace_period": -1}, "thinking_budget_grace_period"),
+    ({"thinking_budget": 5, "thinking_budget_grace": 1, "thinking_budget_grace_period": 1},
+     "thinking_budget_grace_period"),
 ])
 def test_invalid_names_the_parameter(extra, parameter):
     with pytest.raises(VLLMValidationError) as err:

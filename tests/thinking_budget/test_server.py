@@ -68,7 +68,7 @@ def test_budgets_in_one_concurrent_batch(server, tiny_hybrid):
 
 
 @pytest.mark.parametrize("xargs", [
-    {"thinking_budget": -1}, {"thinking_budget": 1.5}, {"thinking_budget": "3"},
+    {"thinking_budget": -2}, {"thinking_budget": 1.5}, {"thinking_budget": "3"},
     {"thinking_budget": 10**12}, {"thinking_budget_grace": 4},
 ])
 def test_bad_values_get_400_and_server_stays_healthy(server, xargs):
@@ -82,10 +82,10 @@ def test_bad_values_get_400_and_server_stays_healthy(server, xargs):
     assert chat(client, 0, 2).choices[0].message.content
 
 
-def test_native_budget_still_works_beside_the_plugin(plugin_server):
-    """vLLM's own `thinking_token_budget`, when a user picks it, is untouched by the installed
-    processor; our `nano_v3` parser gives it the `<think>` markers. The plugin's budget on the
-    same server lands the same way."""
+def test_native_budget_lands_like_ours_inside_it(plugin_server):
+    """vLLM's own `thinking_token_budget` reaches our `nano_v3` parser, which moves it onto the
+    plugin's processor as a maximum (docs/thinking-knobs.md): the thought is at most `budget`
+    tokens, then the closing "\n</think>" (vLLM's own cut would force `</think>` alone)."""
     client = plugin_server.client()
     budget = 3
     cut = {"native": {"thinking_token_budget": budget},
@@ -98,10 +98,11 @@ def test_native_budget_still_works_beside_the_plugin(plugin_server):
                 model=plugin_server.model, messages=MESSAGES, max_tokens=MAX_TOKENS,
                 temperature=1.0, seed=seed, logprobs=True, extra_body=extra)
             thought[name, seed] = thinking_tokens(response.choices[0])
-            if name != "none":
-                assert response.choices[0].message.reasoning is not None, (name, seed)
+            if name == "plugin":
+                assert response.choices[0].message.reasoning is not None, seed
     for seed in SEEDS:
-        # native forces `</think>` right at the budget; ours forces "\n</think>\n\n"
-        assert thought["native", seed] <= budget, seed
+        # both force "\n</think>\n\n": the newline is the one token past the budget; the
+        # native one may end sooner, at a line break inside its budget (the grace is inside)
+        assert thought["native", seed] <= budget + 1, seed
         assert thought["plugin", seed] == budget + 1, seed
     assert any(thought["none", seed] > budget + 1 for seed in SEEDS)

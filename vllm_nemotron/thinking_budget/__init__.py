@@ -9,7 +9,9 @@ Entry point `vllm.logits_processors` -> `ThinkingBudgetLogitsProcessor`; also lo
     forcing.py     asks every budgeted row, then forces the batch in one write
     v1.py, v2.py   adapters for vLLM's two model runners; processor.py picks one
     runners.py     what a runner will do with the processor (the load-time warning)
-    effort.py      OpenAI's reasoning_effort and the server's defaults, as budgets
+    effort.py      every knob a client may send (effort, NIM, Anthropic, NVIDIA's guides,
+                   vLLM's, ours) and the server's defaults, as one budget per request
+    renderer.py    vLLM's HF renderer plus the template kwargs an effort implies (low_effort)
 """
 
 from __future__ import annotations

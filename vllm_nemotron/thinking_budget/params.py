@@ -1,7 +1,9 @@
 """Per-request thinking-budget options, read from `SamplingParams.extra_args`.
 
 Clients send them as
-`extra_body={"vllm_xargs": {"thinking_budget": N, "thinking_budget_grace": G}}`.
+`extra_body={"vllm_xargs": {"thinking_budget": N, "thinking_budget_grace": G}}`. The names of
+NeMo's ThinkingBudgetLogitsProcessor (NVIDIA-NeMo/Nemotron `tools/budget`) work too: the same
+`thinking_budget`, with -1 for no budget, and `thinking_budget_grace_period` for the grace.
 Validation runs in the API server (via the processor's `validate_params`), so a bad value is an
 HTTP 400 that names the parameter, before any work starts.
 """
@@ -15,6 +17,8 @@ from vllm.sampling_params import SamplingParams
 
 BUDGET_KEY = "thinking_budget"
 GRACE_KEY = "thinking_budget_grace"
+NEMO_GRACE_KEY = "thinking_budget_grace_period"  # NeMo's processor's name for the grace
+NO_BUDGET = -1  # thinking_budget -1: no budget, as in NeMo's processor and vLLM's native one
 
 # After the budget is spent the model may finish its sentence or line within this many tokens.
 DEFAULT_GRACE = 16
@@ -33,7 +37,8 @@ class BudgetParams:
     structured: bool = False
 
 
-def _checked_int(name: str, value: object, limit: int) -> int:
+def checked_int(name: str, value: object, limit: int) -> int:
+    """`value` if it is an integer in 0..limit, else a 400 naming `name`."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise VLLMValidationError(
             f"{name} must be an integer between 0 and {limit}, got {value!r}",
@@ -44,17 +49,34 @@ def _checked_int(name: str, value: object, limit: int) -> int:
     return value
 
 
+def is_no_budget(value: object) -> bool:
+    """Whether a `thinking_budget` value is the explicit "no budget" (-1)."""
+    return type(value) is int and value == NO_BUDGET
+
+
+def grace_key(extra: dict) -> str:
+    """The name the request gives its grace under (ours unless it used NeMo's)."""
+    if GRACE_KEY in extra and NEMO_GRACE_KEY in extra:
+        raise VLLMValidationError(
+            f"{GRACE_KEY} and {NEMO_GRACE_KEY} are two names for the same grace; give one",
+            parameter=NEMO_GRACE_KEY, value=extra[NEMO_GRACE_KEY])
+    return NEMO_GRACE_KEY if NEMO_GRACE_KEY in extra else GRACE_KEY
+
+
 def budget_params(sampling_params: SamplingParams) -> BudgetParams | None:
     """The request's budget, or None when it asks for none; raises on invalid values."""
     extra = sampling_params.extra_args or {}
+    grace_name = grace_key(extra)
     if BUDGET_KEY not in extra:
-        if GRACE_KEY in extra:
+        if grace_name in extra:
             raise VLLMValidationError(
-                f"{GRACE_KEY} needs {BUDGET_KEY}: set a thinking budget as well",
-                parameter=GRACE_KEY, value=extra[GRACE_KEY])
+                f"{grace_name} needs {BUDGET_KEY}: set a thinking budget as well",
+                parameter=grace_name, value=extra[grace_name])
         return None
-    budget = _checked_int(BUDGET_KEY, extra[BUDGET_KEY], MAX_BUDGET)
-    grace = _checked_int(GRACE_KEY, extra.get(GRACE_KEY, DEFAULT_GRACE), MAX_GRACE)
+    if is_no_budget(extra[BUDGET_KEY]):
+        return None
+    budget = checked_int(BUDGET_KEY, extra[BUDGET_KEY], MAX_BUDGET)
+    grace = checked_int(grace_name, extra.get(grace_name, DEFAULT_GRACE), MAX_GRACE)
     if getattr(sampling_params, "thinking_token_budget", None) is not None:
         raise VLLMValidationError(
             f"{BUDGET_KEY} and vLLM's native thinking_token_budget cannot be combined; "
