@@ -169,7 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from vllm.platforms import current_platform
 
-        print(f"platform      {current_platform.device_type}")
+        device = current_platform.device_type or "none: this vLLM build finds no device here"
+        print(f"platform      {device}")
     except Exception as exc:  # a broken vLLM install is exactly what doctor reports
         print(f"platform      unknown ({exc})")
     cuda = torch.cuda.is_available()
