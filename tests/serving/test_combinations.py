@@ -133,28 +133,36 @@ def test_thinking_off_keeps_the_grammar_from_the_first_token(server, stream):
 
 
 # Everything a client may put in one request: tools (auto or required), a JSON schema, a thinking
-# budget (explicit, or from reasoning_effort), thinking on or off, streamed or not.
+# budget (ours, vLLM's `thinking_token_budget`, NIM's `nvext`, or from reasoning_effort), thinking
+# on or off, streamed or not.
 # reasoning_effort "minimal" is a budget of 32 here (the default mapping), so those requests get
 # room to show it: 32 + grace 16 + "\n</think>" fits in 80 tokens.
 EFFORT_BUDGET, EFFORT_MAX_TOKENS = 32 + 16 + 1, 80
+GRACE_XARGS = {"thinking_budget_grace": GRACE}
+BUDGET_FIELDS = {  # how each knob asks for BUDGET tokens with GRACE (tests/thinking_budget/)
+    "thinking_budget": {"vllm_xargs": {"thinking_budget": BUDGET, **GRACE_XARGS}},
+    "thinking_token_budget": {"thinking_token_budget": BUDGET, "vllm_xargs": GRACE_XARGS},
+    "nvext": {"nvext": {"max_thinking_tokens": BUDGET}, "vllm_xargs": GRACE_XARGS},
+    "reasoning_effort": {"reasoning_effort": "minimal"},
+}
 ALL_IN_ONE = [(thinking, tool_choice, budget, stream)
               for thinking in ("on", "off") for tool_choice in ("auto", "required")
-              for budget in ("thinking_budget", "reasoning_effort") for stream in (False, True)]
+              for budget in BUDGET_FIELDS for stream in (False, True)]
 
 
 def run_all_in_one(server, thinking, tool_choice, budget, stream):
     by_effort = budget == "reasoning_effort"
+    fields = json.loads(json.dumps(BUDGET_FIELDS[budget]))  # each request its own copy
     return create(
         server, stream=stream, tools=TOOLS, tool_choice=tool_choice,
         response_format={"type": "json_schema", "json_schema": {"name": "a", "schema": SCHEMA}},
         template={"enable_thinking": False} if thinking == "off" else None,
-        xargs=None if by_effort else {"thinking_budget": BUDGET, "thinking_budget_grace": GRACE},
+        xargs=fields.pop("vllm_xargs", None), extra_body=fields,
         max_tokens=EFFORT_MAX_TOKENS if by_effort else MAX_TOKENS,
         # No seed: vLLM 0.32's CPU runner crashes on a seeded request whose long prompt is
         # prefilled in chunks beside others ("CPU Generator does not use offset"; plain vLLM
         # without the plugin too, see ../shared/DESIGN.md). GPU generators are unaffected.
-        seed=None,
-        **({"reasoning_effort": "minimal"} if by_effort else {}))
+        seed=None)
 
 
 def test_everything_in_one_request(server):
@@ -187,6 +195,55 @@ def test_everything_in_one_request(server):
             # which starts after it, made the rest the schema's JSON.
             opener = tokens[end] if end is not None and tokens[end] != "</think>" else ""
             assert isinstance(json.loads(content.removeprefix(opener)), dict), case
+
+
+# The same on the Responses API: tools (auto or required), a `text.format` schema, a budget
+# (ours, or reasoning.effort), thinking on or off, streamed or not. Thinking off with a grammar
+# was an HTTP 500 here (vLLM 0.32 left the first token outside the grammar).
+RESPONSES_ALL_IN_ONE = [(thinking, tool_choice, budget, stream)
+                        for thinking in ("on", "off") for tool_choice in ("auto", "required")
+                        for budget in ("thinking_budget", "reasoning_effort")
+                        for stream in (False, True)]
+
+
+def run_responses_all_in_one(server, thinking, tool_choice, budget, stream):
+    by_effort = budget == "reasoning_effort"
+    body = {"vllm_xargs": {} if by_effort else dict(BUDGET_FIELDS[budget]["vllm_xargs"])}
+    if thinking == "off":
+        body["chat_template_kwargs"] = {"enable_thinking": False}
+    response = server.client().responses.create(
+        model=server.model, input="Weather in Paris?", stream=stream, temperature=1.0,
+        tools=[{"type": "function", **TOOLS[0]["function"]}], tool_choice=tool_choice,
+        text={"format": {"type": "json_schema", "name": "a", "schema": SCHEMA}},
+        max_output_tokens=EFFORT_MAX_TOKENS if by_effort else MAX_TOKENS,
+        extra_body=body, **({"reasoning": {"effort": "minimal"}} if by_effort else {}))
+    if stream:
+        response = next(e.response for e in response if e.type == "response.completed")
+    return response
+
+
+def test_everything_in_one_responses_request(server):
+    """No valid combination is a 500 on the Responses API either: the thought stays within its
+    budget (usage counts it), thinking off thinks not at all, and a finished reply is a call
+    when one is required, else (thinking off) the schema's JSON from its first character."""
+    with ThreadPoolExecutor(len(RESPONSES_ALL_IN_ONE)) as pool:
+        results = list(pool.map(lambda case: run_responses_all_in_one(server, *case),
+                                RESPONSES_ALL_IN_ONE))
+    for case, response in zip(RESPONSES_ALL_IN_ONE, results):
+        thinking, tool_choice, budget, _ = case
+        thought = response.usage.output_tokens_details.reasoning_tokens
+        if thinking == "off":
+            assert thought == 0, case
+        else:
+            limit = EFFORT_BUDGET if budget == "reasoning_effort" else BUDGET + GRACE + 1
+            assert thought <= limit, case
+        if response.status != "completed":
+            continue  # cut by max_output_tokens: the constrained answer is unfinished
+        calls = [o.name for o in response.output if o.type == "function_call"]
+        if tool_choice == "required":
+            assert calls and set(calls) == {"get_weather"}, case
+        elif thinking == "off":
+            assert isinstance(json.loads(response.output_text), dict), case
 
 
 # (name, template kwargs, what the model says, reasoning, content, calls)
