@@ -49,10 +49,10 @@ from vllm.parser.engine.events import EventType, SemanticEvent
 from vllm.reasoning.abs_reasoning_parsers import ReasoningParser, ReasoningParserManager
 from vllm.tool_parsers.utils import partial_tag_overlap
 
-try:  # the installed plugin maps reasoning_effort to a thinking budget; a drop-in file does not
-    from vllm_nemotron.thinking_budget.effort import apply_reasoning_effort
+try:  # the installed plugin turns every thinking knob into a budget; a drop-in file does not
+    from vllm_nemotron.thinking_budget.effort import apply_thinking_knobs
 except ImportError:  # pragma: no cover - drop-in use without the plugin
-    apply_reasoning_effort = None  # type: ignore[assignment]
+    apply_thinking_knobs = None  # type: ignore[assignment]
 
 THINK_START = "<think>"
 THINK_END = "</think>"
@@ -330,8 +330,8 @@ class _ThinkReasoningParser(ReasoningParser):
     # --- request ----------------------------------------------------------------------
 
     def adjust_request(self, request: Any) -> Any:
-        if apply_reasoning_effort is not None:
-            request = apply_reasoning_effort(request)
+        if apply_thinking_knobs is not None:
+            request = apply_thinking_knobs(request)
         tags = [t for t in (self.start_token_id, self.end_token_id) if t is not None]
         if any(self.model_tokenizer.decode([t], skip_special_tokens=True) == "" for t in tags):
             # Tags that are special tokens would be stripped from the text before we see it.

@@ -25,7 +25,6 @@ from vllm_nemotron.thinking_budget.effort import (
     DEFAULT_BUDGET_ENV,
     DEFAULT_EFFORT_BUDGETS,
     EFFORT_BUDGETS_ENV,
-    apply_reasoning_effort,
     apply_thinking_knobs,
     parse_effort_budgets,
     request_budget,
@@ -294,10 +293,9 @@ def test_register_checks_the_environment(monkeypatch):
 
 
 def test_the_reasoning_parser_calls_it():
-    """The agreed hook: the installed plugin's parser module imports `apply_reasoning_effort`
-    (a drop-in file without the plugin gets None and skips it)."""
-    assert nano_v3_reasoning_parser.apply_reasoning_effort is apply_thinking_knobs
-    assert apply_reasoning_effort is apply_thinking_knobs
+    """The hook: the installed plugin's parser module imports `apply_thinking_knobs` (a drop-in
+    file without the plugin gets None and skips it)."""
+    assert nano_v3_reasoning_parser.apply_thinking_knobs is apply_thinking_knobs
 
 
 # --- low_effort: the prompt side of the effort ---------------------------------------------

@@ -272,10 +272,6 @@ def apply_thinking_knobs(request: Request) -> Request:
     return request
 
 
-# The name our reasoning parsers import (they call it in `adjust_request`).
-apply_reasoning_effort = apply_thinking_knobs
-
-
 def template_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
     """The chat-template kwargs, with `low_effort: true` added when the request's effort (the
     `reasoning_effort` kwarg vLLM passes to the template) is in `LOW_EFFORTS`, thinking is on,
