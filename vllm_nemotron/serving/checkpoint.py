@@ -148,7 +148,6 @@ def config_traits(config: dict[str, Any]) -> frozenset[str]:
     return frozenset(traits)
 
 
-
 def hub_cache_dir() -> str:
     """The hub cache, read from the environment now (huggingface_hub reads it once, at import)."""
     if cache := os.environ.get("HF_HUB_CACHE"):
