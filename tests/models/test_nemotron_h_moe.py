@@ -7,8 +7,9 @@ are built, loaded, served and compared with in-tree vLLM and transformers only b
 tests/gpu/test_moe_gpu.py. Here: the tiny checkpoints those tests use (Nano-30B-A3B's layout;
 Super-120B-A12B's latent MoE and MTP layer), how vLLM resolves them (our class, float32 SSM
 cache, in-tree's MTP draft), that our class changes nothing of in-tree's on a published MoE
-config, the Puzzle architecture, and MTP speculative decoding end to end with our class as the
-target, on a dense model with an attention-only MTP layer.
+config, the Puzzle architecture, and an MTP engine with our class as the target, on a dense
+model with an attention-only MTP layer. Decoding with it waits for a sound CPU conv kernel in
+vLLM (see CONV_UPDATE_DEFECT); until then the GPU tests check MTP's output.
 """
 
 from __future__ import annotations
@@ -221,26 +222,58 @@ def dense_mtp(tmp_path_factory):
                             mtp_pattern="*", draftable=True, template=None)
 
 
-def _model_class(worker) -> str:
-    model = worker.model_runner.get_model()
-    return f"{type(model).__module__}:{type(model).__name__}"
+def _model_classes(worker) -> tuple[str, str]:
+    """The target's and the drafter's model classes, as `module:name`."""
+    runner = worker.model_runner
+    return tuple(f"{type(m).__module__}:{type(m).__name__}"
+                 for m in (runner.get_model(), runner.drafter.model))
+
+
+MTP_CONFIG = {"method": "nemotron_h_mtp", "num_speculative_tokens": 2}
+CONV_UPDATE_DEFECT = (
+    "vLLM's CPU Mamba conv update (causal_conv1d_update_cpu_vec) reads memory it never wrote "
+    "when the conv state has speculative columns: its output changes with the heap's contents "
+    "(tests/models/conv_update_probe.py), so MTP decoding on the CPU build gives token 0 at "
+    "random. tests/gpu/test_moe_gpu.py runs MTP on our target on CUDA, where vLLM's Triton "
+    "kernel is used.")
+
+
+@pytest.fixture(scope="module")
+def conv_update_outputs():
+    from tests.models.conv_update_probe import outputs_under_heap_fillings
+
+    return outputs_under_heap_fillings(fillings=(1, 165))
 
 
 @pytest.mark.slow
-def test_mtp_speculative_decoding_accepts_drafts_and_keeps_greedy_output(dense_mtp,
-                                                                        monkeypatch):
-    monkeypatch.setenv("VLLM_ALLOW_INSECURE_SERIALIZATION", "1")  # ships _model_class
-    expected, _ = transformers_greedy(dense_mtp, max_tokens=24)
+@pytest.mark.xfail(strict=True, reason="vLLM 0.32 CPU: " + CONV_UPDATE_DEFECT)
+def test_vllm_cpu_conv_update_reads_only_its_inputs(conv_update_outputs):
+    """When this passes (a fixed vLLM CPU build), the end-to-end MTP test below runs again."""
+    first, second = conv_update_outputs
+    assert first == second
+
+
+@pytest.mark.slow
+def test_mtp_engine_runs_our_class_as_target_with_in_trees_draft(dense_mtp, monkeypatch):
+    monkeypatch.setenv("VLLM_ALLOW_INSECURE_SERIALIZATION", "1")  # ships _model_classes
     # Prefix caching off: Mamba prefix caching with MTP fails at start-up (vLLM #39809).
+    with engine(dense_mtp, enable_prefix_caching=False, speculative_config=MTP_CONFIG) as llm:
+        (classes,) = llm.collective_rpc(_model_classes)
+    assert classes == (OURS, "vllm.model_executor.models.nemotron_h_mtp:NemotronHMTP")
+
+
+@pytest.mark.slow
+def test_mtp_speculative_decoding_accepts_drafts_and_keeps_greedy_output(
+        dense_mtp, conv_update_outputs):
+    if conv_update_outputs[0] != conv_update_outputs[1]:
+        pytest.skip(CONV_UPDATE_DEFECT)
+    expected, _ = transformers_greedy(dense_mtp, max_tokens=24)
     with engine(dense_mtp, enable_prefix_caching=False) as llm:
         plain = greedy(llm, max_tokens=24)
     with engine(dense_mtp, enable_prefix_caching=False, disable_log_stats=False,
-                speculative_config={"method": "nemotron_h_mtp",
-                                    "num_speculative_tokens": 2}) as llm:
+                speculative_config=MTP_CONFIG) as llm:
         speculative = greedy(llm, max_tokens=24)
         counters = spec_decode_counters(llm)
-        (model_class,) = llm.collective_rpc(_model_class)
-    assert model_class == OURS
     assert plain == expected
     assert speculative == expected
     assert 0 < counters["accepted_tokens"] <= counters["draft_tokens"]
