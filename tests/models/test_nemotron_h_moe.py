@@ -242,7 +242,7 @@ CONV_UPDATE_DEFECT = (
 def conv_update_outputs():
     from tests.models.conv_update_probe import outputs_under_heap_fillings
 
-    return outputs_under_heap_fillings(fillings=(1, 165))
+    return outputs_under_heap_fillings()
 
 
 @pytest.mark.slow
