@@ -15,8 +15,12 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from vllm_nemotron.serving.mixed_precision import LayerScheme, MixedWeights
 
 TEMPLATE_FILE = "chat_template.jinja"
 TOKENIZER_CONFIG = "tokenizer_config.json"
@@ -55,8 +59,41 @@ class Checkpoint:
         nested = config.get("text_config") or config.get("llm_config")
         return nested if isinstance(nested, dict) else config
 
+    @cached_property
+    def layer_scheme(self) -> LayerScheme | None:
+        """The per-layer algorithms of a ModelOpt MIXED_PRECISION checkpoint, else None."""
+        from vllm_nemotron.serving.mixed_precision import read_scheme
+
+        return read_scheme(self.quant_config, self.quant_config_source, self.config,
+                           self.config_source)
+
+    @cached_property
+    def mixed_weights(self) -> MixedWeights | None:
+        """A mixed-precision checkpoint's weights summed module by module from its config
+        (None when it is not mixed, or the config is not one whose modules are known)."""
+        from vllm_nemotron.serving.mixed_precision import weigh
+
+        if self.layer_scheme is None:
+            return None
+        try:
+            return weigh(self.language_config, self.layer_scheme)
+        except (KeyError, ValueError):  # a config the module list cannot read
+            return None
+
     def precision(self) -> tuple[str, str]:
-        """(BF16, FP8, NVFP4 or the quantization's own name, where that was read)."""
+        """(BF16, FP8, NVFP4 or the quantization's own name, where that was read).
+
+        A mixed-precision checkpoint is the precision of its lowest-precision layers (NVIDIA's
+        NVFP4 releases are mixed), and the reason says which layers are which."""
+        if (scheme := self.layer_scheme) is not None:
+            from vllm_nemotron.serving.mixed_precision import precision_class
+
+            if (weights := self.mixed_weights) is not None:
+                return weights.precision(), f"{scheme.source}: {weights.describe()}"
+            classes = {precision_class(a) for a in scheme.layers.values()}
+            named = next((p for p in (NVFP4, FP8) if p in classes), BF16)
+            algos = ", ".join(sorted(set(scheme.layers.values()))) or BF16
+            return named, f"{scheme.source}: mixed: {algos} layers"
         if self.quant_config is not None:
             algo = (self.quant_config.get("quantization") or {}).get("quant_algo")
             if algo:
@@ -74,6 +111,8 @@ class Checkpoint:
 
     def kv_cache_quantized(self) -> bool:
         """Whether ModelOpt calibrated fp8 KV-cache scales for this checkpoint."""
+        if self.layer_scheme is not None:
+            return self.layer_scheme.kv_cache == FP8
         quant = (self.quant_config or {}).get("quantization") or {}
         config_quant = (self.config or {}).get("quantization_config") or {}
         algo = quant.get("kv_cache_quant_algo") or config_quant.get("kv_cache_quant_algo")

@@ -16,6 +16,7 @@ layers and keep the embeddings, LM head, Mamba mixers, attention, norms and rout
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,6 +116,110 @@ def count_parameters(config: dict[str, Any]) -> ParameterCount | None:
     return ParameterCount(kept=embeddings + kept + mtp_kept,
                           quantizable=quantizable + mtp_quantizable,
                           active=embeddings + active, mtp=mtp_kept + mtp_quantizable)
+
+
+# What a module is, as a mixed-precision checkpoint's summary names it.
+EMBEDDINGS, LM_HEAD, NORMS = "embeddings", "LM head", "norms"
+MAMBA_PROJ, MAMBA_REST = "Mamba in/out projections", "Mamba conv1d and SSM parameters"
+ATTENTION, MLP = "attention", "MLP"
+ROUTER, ROUTED, SHARED, LATENT = "routers", "routed experts", "shared experts", \
+    "latent projections"
+MTP_HEAD = "MTP head"
+
+
+@dataclass(frozen=True)
+class Module:
+    """One weight-bearing module under its checkpoint name (`backbone.layers.3.mixer.in_proj`,
+    `mtp.layers.1.mixer.experts.7.up_proj`), its parameter count and what it is."""
+
+    name: str
+    params: int
+    role: str
+
+
+def _mamba_modules(c: dict[str, Any], prefix: str) -> Iterator[tuple[str, int, str]]:
+    hidden, heads = c["hidden_size"], c["mamba_num_heads"]
+    inner = heads * c["mamba_head_dim"]
+    groups_state = 2 * c["n_groups"] * c["ssm_state_size"]
+    channels = inner + groups_state
+    yield f"{prefix}in_proj", hidden * (2 * inner + groups_state + heads), MAMBA_PROJ
+    yield f"{prefix}conv1d", channels * c["conv_kernel"] + \
+        (channels if c.get("use_conv_bias") else 0), MAMBA_REST
+    for name in ("A_log", "D", "dt_bias"):
+        yield f"{prefix}{name}", heads, MAMBA_REST
+    yield f"{prefix}norm", inner, MAMBA_REST
+    yield f"{prefix}out_proj", inner * hidden, MAMBA_PROJ
+
+
+def _attention_modules(c: dict[str, Any], prefix: str) -> Iterator[tuple[str, int, str]]:
+    hidden = c["hidden_size"]
+    head_dim = c.get("head_dim") or hidden // c["num_attention_heads"]
+    heads, kv = c["num_attention_heads"], c["num_key_value_heads"]
+    for name, count in (("q_proj", heads), ("k_proj", kv), ("v_proj", kv), ("o_proj", heads)):
+        yield f"{prefix}{name}", hidden * head_dim * count, ATTENTION
+
+
+def _moe_modules(c: dict[str, Any], prefix: str) -> Iterator[tuple[str, int, str]]:
+    hidden, experts = c["hidden_size"], c["n_routed_experts"]
+    latent = c.get("moe_latent_size")
+    yield f"{prefix}gate", experts * hidden + experts, ROUTER  # weight, correction bias
+    per_projection = (latent or hidden) * c["moe_intermediate_size"]
+    for expert in range(experts):
+        yield f"{prefix}experts.{expert}.up_proj", per_projection, ROUTED
+        yield f"{prefix}experts.{expert}.down_proj", per_projection, ROUTED
+    shared = hidden * c.get("moe_shared_expert_intermediate_size", 0) * \
+        (c.get("n_shared_experts") or 0)
+    if shared:
+        yield f"{prefix}shared_experts.up_proj", shared, SHARED
+        yield f"{prefix}shared_experts.down_proj", shared, SHARED
+    if latent:
+        yield f"{prefix}fc1_latent_proj", hidden * latent, LATENT
+        yield f"{prefix}fc2_latent_proj", latent * hidden, LATENT
+
+
+def _layer_modules(c: dict[str, Any], letter: str, prefix: str
+                   ) -> Iterator[tuple[str, int, str]]:
+    yield f"{prefix}norm", c["hidden_size"], NORMS
+    mixer = f"{prefix}mixer."
+    if letter == "M":
+        yield from _mamba_modules(c, mixer)
+    elif letter == "*":
+        yield from _attention_modules(c, mixer)
+    elif letter == "-":
+        yield f"{mixer}up_proj", c["hidden_size"] * c["intermediate_size"], MLP
+        yield f"{mixer}down_proj", c["intermediate_size"] * c["hidden_size"], MLP
+    elif letter == "E":
+        yield from _moe_modules(c, mixer)
+    else:
+        raise ValueError(f"config.json hybrid_override_pattern: unknown layer {letter!r}")
+
+
+def modules(config: dict[str, Any]) -> Iterator[Module]:
+    """Every weight-bearing module of a Nemotron-H config, named as the checkpoint names it
+    (what ModelOpt's per-layer `quantized_layers` are keyed by), in the same count as
+    `count_parameters`. Nothing for another architecture."""
+    pattern = layer_pattern(config)
+    if pattern is None:
+        return
+    hidden, vocab = config["hidden_size"], config["vocab_size"]
+    yield Module("backbone.embeddings", vocab * hidden, EMBEDDINGS)
+    for i, letter in enumerate(pattern):
+        for name, params, role in _layer_modules(config, letter, f"backbone.layers.{i}."):
+            yield Module(name, params, role)
+    yield Module("backbone.norm_f", hidden, NORMS)
+    if not config.get("tie_word_embeddings"):
+        yield Module("lm_head", vocab * hidden, LM_HEAD)
+    steps, mtp = config.get("num_nextn_predict_layers") or 0, mtp_pattern(config)
+    for step in range(steps):
+        first = f"mtp.layers.{step * len(mtp)}."
+        yield Module(f"{first}eh_proj", 2 * hidden * hidden, MTP_HEAD)
+        for norm in ("enorm", "hnorm"):
+            yield Module(f"{first}{norm}", hidden, MTP_HEAD)
+        yield Module(f"mtp.layers.{(step + 1) * len(mtp) - 1}.final_layernorm", hidden, MTP_HEAD)
+        for j, letter in enumerate(mtp):
+            prefix = f"mtp.layers.{step * len(mtp) + j}."
+            for name, params, _role in _layer_modules(config, letter, prefix):
+                yield Module(name, params, MTP_HEAD)
 
 
 @dataclass(frozen=True)

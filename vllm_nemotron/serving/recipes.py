@@ -135,8 +135,16 @@ def footprint(ckpt: Checkpoint, fam: Family, precision: str, max_len: int,
                                 f"{fam.name} plan needs") from exc
     named = params_from_name(ckpt.name)
     multimodal = ckpt.config is not None and config is not ckpt.config
+    mixed = ckpt.mixed_weights if fam.hybrid else None
     if ckpt.weight_bytes:
         weights, source = ckpt.weight_bytes, "the checkpoint's files"
+    elif mixed is not None and counted is not None and not (multimodal and named):
+        # A mixed-precision checkpoint: each module at its own algorithm (mixed_precision).
+        weights = mixed.bytes
+        source = f"{mixed.describe()}, summed layer by layer over " \
+                 f"{counted.total / 1e9:.1f}B parameters counted from config.json"
+        if counted.active < counted.total:
+            source += f"; {counted.active / 1e9:.1f}B active per token, but every expert is held"
     elif counted is not None and not (multimodal and named):
         weights = counted.weight_bytes(precision)
         source = f"{precision}, {counted.total / 1e9:.1f}B parameters counted from config.json"
