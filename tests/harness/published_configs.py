@@ -72,3 +72,81 @@ FP8_QUANT = {"producer": {"name": "modelopt"},
 NVFP4_QUANT = {"producer": {"name": "modelopt"},
                "quantization": {"quant_algo": "NVFP4", "kv_cache_quant_algo": "FP8",
                                 "group_size": 16}}
+
+# Nemotron-3.5-Lightning-30B-A3B: Nano-30B-A3B's shape (52 layers, 23 Mamba, 6 attention, 128
+# experts, top 6, hidden 2688: ai-dynamo/aiconfigurator PR 1541 and Avarok atlas-recipes PR 18
+# read it from the checkpoint) with an MTP head, here Super's one `*E` step.
+LIGHTNING_30B = {**NANO_30B, "num_nextn_predict_layers": 1, "mtp_hybrid_override_pattern": "*E"}
+
+
+def _mixed_layers(config: dict, algo_of) -> dict[str, dict]:
+    """`quantized_layers` for every module of `config` that `algo_of(module)` quantizes: the
+    per-layer map ModelOpt writes, generated from the published layer pattern."""
+    from vllm_nemotron.serving.parameters import modules
+
+    layers = {}
+    for module in modules(config):
+        algo = algo_of(module)
+        if algo is not None:
+            layers[module.name] = {"quant_algo": algo, **({"group_size": 16}
+                                                          if "NVFP4" in algo else {})}
+    return layers
+
+
+def super_ultra_nvfp4(module) -> str | None:
+    """Super/Ultra NVFP4 releases: routed experts NVFP4, shared experts and Mamba in/out
+    projections FP8, the rest (attention, latent projections, routers, embeddings, LM head,
+    MTP head) BF16 (ModelOpt's super-nvfp4.yaml, which mirrors the published Super
+    hf_quant_config.json; NVIDIA-NeMo/Nemotron PR 257 for Ultra)."""
+    from vllm_nemotron.serving import parameters as p
+
+    if module.role == p.ROUTED:
+        return "NVFP4"
+    return "FP8" if module.role in (p.SHARED, p.MAMBA_PROJ) else None
+
+
+def lightning_nvfp4(module) -> str | None:
+    """3.5 Lightning NVFP4: weight-only NVFP4 (W4A16_NVFP4) for the routed and shared experts
+    and the LM head, FP8 Mamba in/out projections, MTP head BF16 (unsloth issue 8555 read it
+    from the checkpoint's config.json: 5,935 W4A16 targets = 23 x 128 x 2 routed + 23 x 2
+    shared + lm_head; 46 FP8 targets = 23 x in/out)."""
+    from vllm_nemotron.serving import parameters as p
+
+    if module.role in (p.ROUTED, p.SHARED, p.LM_HEAD):
+        return "W4A16_NVFP4"
+    return "FP8" if module.role == p.MAMBA_PROJ else None
+
+
+def mixed_hf_quant_config(config: dict, algo_of=super_ultra_nvfp4) -> dict:
+    """hf_quant_config.json of a ModelOpt MIXED_PRECISION export."""
+    return {"producer": {"name": "modelopt"},
+            "quantization": {"quant_algo": "MIXED_PRECISION", "kv_cache_quant_algo": "FP8",
+                             "exclude_modules": ["lm_head", "backbone.embeddings", "mtp*",
+                                                 "*mixer.gate*", "*conv1d*"],
+                             "quantized_layers": _mixed_layers(config, algo_of)}}
+
+
+def mixed_quantization_config(config: dict, algo_of=lightning_nvfp4,
+                              with_layers: bool = True) -> dict:
+    """config.json's `quantization_config` of a ModelOpt MIXED_PRECISION export: the
+    compressed-tensors style `config_groups` (4-bit float weights with or without 4-bit
+    activations, 8-bit float weights and activations), `ignore`, `kv_cache_scheme`, and (in
+    newer exports, `with_layers`) the same `quantized_layers` map."""
+    layers = _mixed_layers(config, algo_of)
+    fp4 = {"num_bits": 4, "type": "float", "group_size": 16, "dynamic": False}
+    fp8 = {"num_bits": 8, "type": "float", "dynamic": False}
+    groups = {}
+    for i, algo in enumerate(sorted({info["quant_algo"] for info in layers.values()})):
+        weights = fp4 if "NVFP4" in algo else fp8
+        group = {"weights": weights, "targets": sorted(n for n, info in layers.items()
+                                                       if info["quant_algo"] == algo)}
+        if algo != "W4A16_NVFP4":
+            group["input_activations"] = weights
+        groups[f"group_{i}"] = group
+    quant = {"quant_method": "modelopt", "quant_algo": "MIXED_PRECISION",
+             "producer": {"name": "modelopt"}, "config_groups": groups,
+             "ignore": ["backbone.embeddings", "*conv1d*", "*mixer.gate*", "mtp*"],
+             "kv_cache_scheme": fp8}
+    if with_layers:
+        quant["quantized_layers"] = layers
+    return quant

@@ -665,3 +665,132 @@ def test_every_family_names_sources_and_reachable_parsers():
         assert set(fam.fp8_kv_cache) <= set(fam.precisions), fam.name
         for extra in fam.extra:
             assert set(extra.precisions) <= set(fam.precisions), fam.name
+
+
+# --- ModelOpt mixed-precision checkpoints (MIXED_PRECISION, per-layer quantized_layers)
+
+def _mixed_files(config: dict, where: str, algo_of) -> dict[str, str]:
+    """A checkpoint directory's files with the per-layer scheme in `where`: hf_quant_config.json,
+    config.json's quantization_config (with quantized_layers), or only its config_groups."""
+    files = {"config.json": json.dumps(config)}
+    if where == "hf_quant_config":
+        files["hf_quant_config.json"] = json.dumps(published.mixed_hf_quant_config(config, algo_of))
+    else:
+        quant = published.mixed_quantization_config(config, algo_of,
+                                                    with_layers=where == "quantized_layers")
+        files["config.json"] = json.dumps({**config, "quantization_config": quant})
+    return files
+
+
+# config, scheme, where it is written -> family, (TP, PP) on 8 x 80 GiB, weights in GB (the
+# published repository size where one is published: docs/recipes.md), the summary's words
+MIXED = [
+    (published.SUPER_120B, published.super_ultra_nvfp4, "hf_quant_config", "nemotron-3-super",
+     (2, 1), 79.0, "NVFP4 routed experts; FP8 Mamba in/out projections, shared experts; BF16 rest"),
+    (published.SUPER_120B, published.super_ultra_nvfp4, "quantized_layers", "nemotron-3-super",
+     (2, 1), 79.0, "NVFP4 routed experts; FP8 Mamba in/out projections, shared experts; BF16 rest"),
+    (published.ULTRA_550B, published.super_ultra_nvfp4, "hf_quant_config", "nemotron-3-ultra",
+     (8, 1), 352.3, "NVFP4 routed experts"),  # NVIDIA: 352.3 GB
+    (published.LIGHTNING_30B, published.lightning_nvfp4, "quantized_layers",
+     "nemotron-3.5-lightning", (1, 1), 21.58,  # the download unsloth issue 8555 quotes
+     "W4A16_NVFP4 routed experts, shared experts, LM head; FP8 Mamba in/out projections"),
+    (published.LIGHTNING_30B, published.lightning_nvfp4, "config_groups",
+     "nemotron-3.5-lightning", (1, 1), 21.58, "W4A16_NVFP4 routed experts"),
+]
+
+
+@pytest.mark.parametrize("config,algo_of,where,family,plan,published_gb,summary", MIXED)
+def test_mixed_precision_checkpoint(tmp_path, config, algo_of, where, family, plan,
+                                    published_gb, summary):
+    model = write_checkpoint(tmp_path / "checkpoint", _mixed_files(config, where, algo_of))
+    recipe = make_recipe(str(model), target=H100x8)
+    assert recipe.family.name == family
+    assert recipe.precision == "NVFP4"  # the family's NVFP4 checkpoint: its flags, its KV cache
+    assert not any("MIXED_PRECISION" in reason.split("(")[0] for reason in recipe.reasons)
+    precision_reason = next(r for r in recipe.reasons if r.startswith("checkpoint precision"))
+    assert summary in precision_reason and where.split("_")[0] in precision_reason
+    assert flag(recipe.args, "--kv-cache-dtype") == "fp8"
+    assert "the checkpoint ships fp8 KV scales" in " ".join(recipe.reasons)
+    for extra in recipe.family.extra:  # e.g. Lightning's --moe-backend marlin
+        if "NVFP4" in extra.precisions:
+            assert " ".join(extra.args) in " ".join(recipe.args)
+    assert parallel(recipe) == plan
+    assert "summed layer by layer" in recipe.plan.reason
+    assert recipe.checkpoint.mixed_weights.bytes / 1e9 == pytest.approx(published_gb, rel=0.01)
+
+
+def test_mixed_super_fits_one_h200_as_nvidia_serves_it(tmp_path):
+    """Today's bug: 230 GiB of weights planned (every layer BF16), TP 4 on 80 GiB GPUs."""
+    files = _mixed_files(published.SUPER_120B, "hf_quant_config", published.super_ultra_nvfp4)
+    model = str(write_checkpoint(tmp_path / "checkpoint", files))
+    assert parallel(make_recipe(model, target=Target.given(1, 141))) == (1, 1)
+    assert "weights 73.6 GiB" in make_recipe(model, target=H100x8).plan.reason
+
+
+def test_mixed_ultra_stays_on_one_node(tmp_path):
+    files = _mixed_files(published.ULTRA_550B, "hf_quant_config", published.super_ultra_nvfp4)
+    recipe = make_recipe(str(write_checkpoint(tmp_path / "checkpoint", files)),
+                         target=Target.given(8, 80))
+    assert parallel(recipe) == (8, 1)
+
+
+@pytest.mark.parametrize("config", [published.NANO_30B, published.SUPER_120B,
+                                    published.ULTRA_550B, published.LIGHTNING_30B])
+def test_module_list_counts_what_the_parameter_count_counts(config):
+    """The per-layer sum and the per-kind count are one count (parameters.modules)."""
+    from vllm_nemotron.serving.parameters import modules
+
+    assert sum(m.params for m in modules(config)) == count_parameters(config).total
+
+
+# quantized_layers, exclusions, module -> algorithm vLLM's ModelOptMixedPrecisionConfig gives it
+LOOKUPS = [
+    ({"backbone.layers.1.mixer.experts": "NVFP4"}, [],
+     "backbone.layers.1.mixer.experts.7.up_proj", "NVFP4"),  # a parent for all its children
+    ({"backbone.layers.1.mixer.experts.up_proj": "NVFP4"}, [],
+     "backbone.layers.1.mixer.experts.7.up_proj", "NVFP4"),  # one entry for every expert
+    ({"model.language_model.layers.0.mixer.in_proj": "FP8"}, [],
+     "backbone.layers.0.mixer.in_proj", "FP8"),  # a wrapper's prefix
+    ({"backbone.layers.0.mixer.in_proj": "fp8"}, [], "backbone.layers.0.mixer.in_proj", "FP8"),
+    ({"backbone.layers.0.mixer.in_proj": "FP8"}, [], "backbone.layers.0.mixer.out_proj", "BF16"),
+    ({"mtp.layers.1.mixer.experts": "NVFP4"}, ["mtp*"], "mtp.layers.1.mixer.experts.0.up_proj",
+     "BF16"),  # excluded by a wildcard: MTP left in BF16
+    ({"lm_head": "W4A16_NVFP4"}, ["lm_head"], "lm_head", "BF16"),  # excluded by name
+    ({"backbone.layers.1.mixer.experts": "NVFP4"}, ["backbone.layers.1"],
+     "backbone.layers.1.mixer.experts.0.up_proj", "BF16"),  # excluded with its children
+]
+
+
+@pytest.mark.parametrize("layers,exclude,module,algo", LOOKUPS)
+def test_layer_algorithm_lookup(layers, exclude, module, algo):
+    from vllm_nemotron.serving.mixed_precision import LayerScheme, _mapped
+
+    scheme = LayerScheme(_mapped({k: {"quant_algo": v} for k, v in layers.items()}), "test",
+                         exclude)
+    assert scheme.algo(module) == algo
+
+
+def test_mixed_summary_names_a_kind_split_between_algorithms():
+    """ModelOpt's Super recipe notes latent projections in FP8 on only a few layers."""
+    from vllm_nemotron.serving.mixed_precision import LayerScheme, weigh
+
+    def algo_of(module):
+        if module.name.startswith(("backbone.layers.1.", "backbone.layers.3.")) and \
+                module.role == "latent projections":
+            return "FP8"
+        return published.super_ultra_nvfp4(module)
+
+    layers = {name: info["quant_algo"] for name, info in
+              published.mixed_hf_quant_config(published.SUPER_120B, algo_of)
+              ["quantization"]["quantized_layers"].items()}
+    weights = weigh(published.SUPER_120B, LayerScheme(layers, "test"))
+    assert "FP8 Mamba in/out projections, shared experts, part of latent projections" in \
+        weights.describe()
+
+
+def test_uniform_quantization_is_not_mixed(tmp_path):
+    """A plain NVFP4 export keeps the former size model (no regression)."""
+    model = moe_checkpoint(tmp_path / "checkpoint", published.SUPER_120B, published.NVFP4_QUANT)
+    recipe = make_recipe(str(model), target=H100x8)
+    assert recipe.checkpoint.layer_scheme is None
+    assert "summed layer by layer" not in recipe.plan.reason

@@ -65,7 +65,8 @@ def precision_class(algo: str) -> str:
 def _canonical(name: str) -> str:
     """A module name without wrapper prefixes, `backbone.` as the checkpoints name it."""
     name = _WRAPPERS.sub("", name)
-    return "backbone." + name[len("model."):] if name.startswith("model.layers.") else name
+    name = name[len("model."):] if name.startswith("model.") else name
+    return "backbone." + name if name.startswith("layers.") else name
 
 
 def _group_algo(group: dict[str, Any]) -> str:
