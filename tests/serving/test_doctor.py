@@ -211,3 +211,27 @@ def test_recipe_flags_are_not_called_unneeded():
     assert "flag --trust-remote-code" not in found
     found = findings("nvidia/NVIDIA-Nemotron-Nano-9B-v2", ["--trust-remote-code"])
     assert found["flag --trust-remote-code"].level == "note"
+
+
+@pytest.mark.parametrize("user_args,refused", [([], False),
+                                               (["--moe-backend", "flashinfer_cutlass"], True)])
+def test_nvfp4_on_hopper_is_said_from_vllms_kernel_choice(tmp_path, user_args, refused):
+    """A mixed-precision NVFP4 directory: its NVFP4 flags and KV cache, and what Hopper does."""
+    from tests.harness import published_configs as published
+
+    path = tmp_path / "checkpoint"
+    path.mkdir()
+    (path / "config.json").write_text(json.dumps(published.SUPER_120B))
+    (path / "hf_quant_config.json").write_text(
+        json.dumps(published.mixed_hf_quant_config(published.SUPER_120B)))
+    found = findings(str(path), user_args, Target.given(8, 80))
+    note = found["NVFP4 without FP4 tensor cores"]
+    assert note.level == "note"
+    assert "select_nvfp4_moe_backend" in note.detail and "Marlin" in note.detail
+    assert ("refuses to start" in note.detail) == refused
+    assert ("NVFP4 MoE backend" in found) == (not refused)  # vLLM issue 52308 on B200
+
+
+def test_no_fp4_note_for_other_precisions():
+    assert "NVFP4 without FP4 tensor cores" not in findings(
+        "nvidia/NVIDIA-Nemotron-3-Super-120B-A12B-FP8", [])

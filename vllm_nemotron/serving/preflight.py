@@ -18,6 +18,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from vllm_nemotron.serving.checkpoint import NVFP4
 from vllm_nemotron.serving.known_issues import known_issue_findings
 from vllm_nemotron.serving.recipes import Recipe, flag_spans
 
@@ -212,6 +213,37 @@ def prefix_caching(recipe: Recipe, namespace: argparse.Namespace) -> Finding:
     return Finding("ok", "prefix caching", detail)
 
 
+# --moe-backend values naming NVFP4 MoE kernels that need FP4 tensor cores: their experts'
+# `_supports_current_device` / `_supports_quant_scheme` in vLLM 0.32's fused_moe/experts/
+# ask for SM100 (trtllm_nvfp4_moe, flashinfer_cutedsl_moe, flashinfer_cutlass_moe for NVFP4),
+# SM100/110/120 (cutlass_moe's FP4 experts) or SM120 (flashinfer_b12x_moe).
+FP4_ONLY_MOE_BACKENDS = ("flashinfer_trtllm", "flashinfer_cutlass", "flashinfer_cutedsl",
+                         "cutlass", "flashinfer_b12x")
+
+
+def nvfp4_without_fp4_cores(recipe: Recipe, namespace: argparse.Namespace) -> Finding | None:
+    """What vLLM 0.32 does with an NVFP4 checkpoint on a GPU without FP4 tensor cores
+    (Hopper), as its own code selects the kernels."""
+    if recipe.precision != NVFP4 or (recipe.target is not None and recipe.target.cpu):
+        return None
+    detail = (
+        "on a GPU without FP4 tensor cores (Hopper H100/H200, SM90) vLLM 0.32 keeps the NVFP4 "
+        "weights as they are (same memory) and runs them weight-only with BF16 activations "
+        "(W4A16): for the experts, select_nvfp4_moe_backend "
+        "(model_executor/layers/fused_moe/oracle/nvfp4.py) passes over the FP4 kernels "
+        "(FlashInfer TRT-LLM, CuteDSL and CUTLASS, vLLM's CUTLASS FP4: SM100 and up) to Humming "
+        "if the humming package is installed (prioritize_humming puts it first on SM90), else "
+        "Marlin (SM75 and up), emulation last; NVFP4 linear layers take "
+        "MarlinNvFp4LinearKernel (init_nvfp4_linear_kernel, model_executor/kernels/linear). "
+        "Blackwell (SM100) runs them W4A4")
+    backend = getattr(namespace, "moe_backend", None)
+    if backend in FP4_ONLY_MOE_BACKENDS:
+        detail += (f"; --moe-backend {backend} names an FP4 kernel, so on Hopper vLLM refuses "
+                   f"to start ('does not support the deployment configuration'): leave it "
+                   f"auto or use marlin there")
+    return Finding("note", "NVFP4 without FP4 tensor cores", detail)
+
+
 def preflight(recipe: Recipe, merged_args: list[str], user_args: list[str]) -> list[Finding]:
     """Every finding for the command the recipe and the user's arguments make together."""
     namespace, findings = parse_with_vllm(recipe.model, merged_args)
@@ -223,6 +255,8 @@ def preflight(recipe: Recipe, merged_args: list[str], user_args: list[str]) -> l
             findings.append(check)
         if recipe.family.hybrid:
             findings.append(prefix_caching(recipe, namespace))
+        if (fp4 := nvfp4_without_fp4_cores(recipe, namespace)) is not None:
+            findings.append(fp4)
     if not any(f.level == "FAIL" for f in findings):
         findings.insert(0, Finding("ok", "vLLM arguments", "accepted by this vLLM's serve parser"))
     return findings
