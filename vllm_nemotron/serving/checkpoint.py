@@ -91,9 +91,9 @@ class Checkpoint:
             if (weights := self.mixed_weights) is not None:
                 return weights.precision(), f"{scheme.source}: {weights.describe()}"
             classes = {precision_class(a) for a in scheme.layers.values()}
-            named = next((p for p in (NVFP4, FP8) if p in classes), BF16)
+            lowest = next((p for p in (NVFP4, FP8) if p in classes), BF16)
             algos = ", ".join(sorted(set(scheme.layers.values()))) or BF16
-            return named, f"{scheme.source}: mixed: {algos} layers"
+            return lowest, f"{scheme.source}: mixed: {algos} layers"
         if self.quant_config is not None:
             algo = (self.quant_config.get("quantization") or {}).get("quant_algo")
             if algo:
