@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.harness import published_configs as published
 from vllm_nemotron import chat_templates
@@ -708,7 +710,10 @@ def test_mixed_precision_checkpoint(tmp_path, config, algo_of, where, family, pl
     assert recipe.precision == "NVFP4"  # the family's NVFP4 checkpoint: its flags, its KV cache
     assert not any("MIXED_PRECISION" in reason.split("(")[0] for reason in recipe.reasons)
     precision_reason = next(r for r in recipe.reasons if r.startswith("checkpoint precision"))
-    assert summary in precision_reason and where.split("_")[0] in precision_reason
+    source = {"hf_quant_config": "hf_quant_config.json quantized_layers",
+              "quantized_layers": "config.json quantization_config quantized_layers",
+              "config_groups": "config.json quantization_config config_groups"}[where]
+    assert summary in precision_reason and source in precision_reason
     assert flag(recipe.args, "--kv-cache-dtype") == "fp8"
     assert "the checkpoint ships fp8 KV scales" in " ".join(recipe.reasons)
     for extra in recipe.family.extra:  # e.g. Lightning's --moe-backend marlin
@@ -794,3 +799,27 @@ def test_uniform_quantization_is_not_mixed(tmp_path):
     recipe = make_recipe(str(model), target=H100x8)
     assert recipe.checkpoint.layer_scheme is None
     assert "summed layer by layer" not in recipe.plan.reason
+
+
+ROLES = ("routed experts", "shared experts", "Mamba in/out projections", "attention",
+         "latent projections", "LM head", "MTP head")
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.dictionaries(st.sampled_from(ROLES),
+                       st.sampled_from(["NVFP4", "W4A16_NVFP4", "FP8", "FP8_PB_WO", "BF16"])))
+def test_layer_by_layer_sum_is_each_module_at_its_algorithm(assignment):
+    """For any per-kind assignment: the size is every module at its own algorithm's bytes, it
+    lies between all-NVFP4 and all-BF16, and the summary names each algorithm used."""
+    from vllm_nemotron.serving.mixed_precision import ALGO_BYTES, LayerScheme, weigh
+    from vllm_nemotron.serving.parameters import modules
+
+    config = published.NANO_30B
+    listed = {m.name: assignment[m.role] for m in modules(config) if m.role in assignment}
+    weights = weigh(config, LayerScheme(listed, "test"))
+    expected = sum(ALGO_BYTES[listed.get(m.name, "BF16")] * m.params for m in modules(config))
+    assert abs(weights.bytes - expected) <= 1
+    total = count_parameters(config).total
+    assert 0.5625 * total - 1 <= weights.bytes <= 2 * total
+    for algo in set(listed.values()) - {"BF16"}:
+        assert algo + " " in weights.describe()
