@@ -235,3 +235,17 @@ def test_nvfp4_on_hopper_is_said_from_vllms_kernel_choice(tmp_path, user_args, r
 def test_no_fp4_note_for_other_precisions():
     assert "NVFP4 without FP4 tensor cores" not in findings(
         "nvidia/NVIDIA-Nemotron-3-Super-120B-A12B-FP8", [])
+
+
+def test_weight_only_nvfp4_is_w4a16_everywhere(tmp_path):
+    """3.5 Lightning's NVFP4 release is W4A16_NVFP4 (scheme in config.json)."""
+    from tests.harness import published_configs as published
+
+    path = tmp_path / "checkpoint"
+    path.mkdir()
+    quant = published.mixed_quantization_config(published.LIGHTNING_30B)
+    (path / "config.json").write_text(
+        json.dumps({**published.LIGHTNING_30B, "quantization_config": quant}))
+    found = findings(str(path), [], Target.given(1, 80))
+    assert "W4A16 on every GPU" in found["NVFP4 without FP4 tensor cores"].detail
+    assert "NVFP4 MoE backend" not in found  # the recipe's --moe-backend marlin

@@ -823,3 +823,13 @@ def test_layer_by_layer_sum_is_each_module_at_its_algorithm(assignment):
     assert 0.5625 * total - 1 <= weights.bytes <= 2 * total
     for algo in set(listed.values()) - {"BF16"}:
         assert algo + " " in weights.describe()
+
+
+def test_mixed_checkpoint_in_the_hub_cache(hub_cache):
+    """The same reading for a hub name whose config files are cached (no weights yet)."""
+    model = "nvidia/NVIDIA-Nemotron-3-Super-120B-A12B-NVFP4"
+    cache_checkpoint(hub_cache, model, _mixed_files(published.SUPER_120B, "hf_quant_config",
+                                                    published.super_ultra_nvfp4))
+    recipe = make_recipe(model, target=H100x8)
+    assert recipe.checkpoint.location == "hub cache"
+    assert parallel(recipe) == (2, 1) and "summed layer by layer" in recipe.plan.reason

@@ -234,8 +234,12 @@ def nvfp4_without_fp4_cores(recipe: Recipe, namespace: argparse.Namespace) -> Fi
         "(FlashInfer TRT-LLM, CuteDSL and CUTLASS, vLLM's CUTLASS FP4: SM100 and up) to Humming "
         "if the humming package is installed (prioritize_humming puts it first on SM90), else "
         "Marlin (SM75 and up), emulation last; NVFP4 linear layers take "
-        "MarlinNvFp4LinearKernel (init_nvfp4_linear_kernel, model_executor/kernels/linear). "
-        "Blackwell (SM100) runs them W4A4")
+        "MarlinNvFp4LinearKernel (init_nvfp4_linear_kernel, model_executor/kernels/linear). ")
+    scheme = recipe.checkpoint.layer_scheme if recipe.checkpoint is not None else None
+    if scheme is not None and "NVFP4" not in scheme.layers.values():
+        detail += "This checkpoint is weight-only NVFP4 (W4A16_NVFP4): W4A16 on every GPU"
+    else:
+        detail += "Blackwell (SM100) runs them W4A4"
     backend = getattr(namespace, "moe_backend", None)
     if backend in FP4_ONLY_MOE_BACKENDS:
         detail += (f"; --moe-backend {backend} names an FP4 kernel, so on Hopper vLLM refuses "
