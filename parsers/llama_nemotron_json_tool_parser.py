@@ -507,6 +507,8 @@ def strict_arguments(text: str) -> str | None:
         # Escape sequences hold no quote, so the strings found here are the strings of the
         # result: it is valid exactly when the lenient reading of `text` is.
         text = _JSON_STRING.sub(_escape_string, text)
+    if not _encodable(text):  # a lone surrogate, from arguments given as a JSON string
+        text = text.encode("utf-8", "backslashreplace").decode()  # its JSON escape: \\ud800
     return text if _is_json_object(text) else None
 
 
