@@ -28,8 +28,12 @@ streaming (any chunking) gives the same calls and content. Each delta is read on
 total cost is linear in the output length. The scanner speaks vLLM's parser-engine event
 vocabulary (`SemanticEvent`).
 
-Anything malformed or not a call is returned unchanged as content; arguments must be a strict
-JSON object (Python's `json` would also read NaN and Infinity, which clients cannot).
+Anything malformed or not a call is returned unchanged as content. Arguments are read
+leniently where the meaning is unambiguous and sent as strict JSON (`strict_arguments`): a raw
+control character inside a string (a tab) is escaped in place; the rest is kept as written,
+including all a JSON grammar accepts (numbers such as `1e999`, `\\ud800` escapes). NaN and
+Infinity, which Python's `json` reads but clients cannot, are not JSON: the block is content.
+Forced and auto calls follow the same rule (docs/tool-parsers.md, "Lenient reading").
 
 Self-contained (imports only vLLM), so the file also works as
 `--tool-parser-plugin .../llama_nemotron_json_tool_parser.py`.
@@ -69,6 +73,10 @@ CALL_START = "<TOOLCALL>"
 CALL_END = "</TOOLCALL>"
 
 _WS = " \t\r\n"
+_CONTROL = re.compile(r"[\x00-\x1f]")
+# A JSON string read leniently: raw control characters, but none right after a backslash.
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\[^\x00-\x1f])*"')
+_SHORT_ESCAPES = {"\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _STRING_STOP = re.compile(r'["\\]')
 _NESTED_STOP = re.compile(r'[{}\[\]"\\]')
 _SCALAR = re.compile(r"[A-Za-z0-9.+\-]*")
@@ -393,8 +401,8 @@ class ToolCallScanner:
         return i
 
     def _end_string(self, i: int) -> None:
-        try:
-            text = json.loads("".join(self.value.parts))
+        try:  # a raw control character inside a string is read as itself (strict=False)
+            text = json.loads("".join(self.value.parts), strict=False)
         except ValueError:
             raise _Malformed(i) from None
         call, purpose = self.call, self.value.purpose
@@ -403,17 +411,20 @@ class ToolCallScanner:
             call.key = text
             self.step = Step.COLON
         elif purpose is Purpose.NAME:
-            if not text:
+            if not text or not _encodable(text):
                 raise _Malformed(i)
             call.name = text
         elif purpose is Purpose.ARGUMENTS:
-            if not _is_json_object(text):
+            arguments = strict_arguments(text)
+            if arguments is None:
                 raise _Malformed(i)
-            call.arguments.append(text)
+            call.arguments.append(arguments)
 
     def _end_arguments(self, i: int) -> None:
-        if not _is_json_object("".join(self.call.arguments)):
+        arguments = strict_arguments("".join(self.call.arguments))
+        if arguments is None:
             raise _Malformed(i)
+        self.call.arguments = [arguments]
         self.step = Step.AFTER_VALUE
 
     def _end_call(self, i: int) -> None:
@@ -472,6 +483,42 @@ def _is_json_object(text: str) -> bool:
         return isinstance(json.loads(text, parse_constant=_reject_constant), dict)
     except ValueError:
         return False
+
+
+def _escape_control(match: re.Match) -> str:
+    c = match.group()
+    return _SHORT_ESCAPES.get(c) or f"\\u{ord(c):04x}"
+
+
+def _escape_string(match: re.Match) -> str:
+    return _CONTROL.sub(_escape_control, match.group())
+
+
+def strict_arguments(text: str) -> str | None:
+    """Arguments as strict JSON, or None when they are not a JSON object.
+
+    A raw control character inside a string (strict JSON forbids it; `json.loads(strict=False)`
+    reads it as itself) is escaped in place (a tab becomes `\\t`); everything else is kept as
+    written, so the text is the model's own and its value is what `json.loads(text,
+    strict=False)` reads. Control characters outside strings (other than JSON whitespace), NaN
+    and Infinity stay invalid.
+    """
+    if _CONTROL.search(text) is not None:
+        # Escape sequences hold no quote, so the strings found here are the strings of the
+        # result: it is valid exactly when the lenient reading of `text` is.
+        text = _JSON_STRING.sub(_escape_string, text)
+    if not _encodable(text):  # a lone surrogate, from arguments given as a JSON string
+        text = text.encode("utf-8", "backslashreplace").decode()  # its JSON escape: \\ud800
+    return text if _is_json_object(text) else None
+
+
+def _encodable(text: str) -> bool:
+    """No lone surrogate (a `\\ud800` escape read into a name): it cannot be sent as UTF-8."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _parse_pythonic(body: str) -> list[ToolCall] | None:

@@ -4,6 +4,9 @@ The model writes `<toolcall> {"name": ..., "arguments": {...}} </toolcall>` (sev
 or a list in one block, are accepted; `"parameters"` for `"arguments"`; arguments may be a
 JSON string). Text outside the blocks is content; a block that does not hold calls comes
 back unchanged as content; a missing `</toolcall>` at the end of the output is tolerated.
+A block is read leniently where the meaning is unambiguous (a raw control character inside a
+string, e.g. a tab, is read as itself) and its arguments are sent as strict JSON; NaN and
+Infinity are not JSON (docs/tool-parsers.md, "Lenient reading").
 
 `tool_choice` "required" or a named function: the call is forced with vLLM's own grammar for
 it, the call-list JSON schema as a JSON constraint, which the engine compiles with the
@@ -21,6 +24,7 @@ file also works as `--tool-parser-plugin .../nemotron_mini_tool_parser.py`.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -38,20 +42,71 @@ from vllm.tool_parsers.utils import (
 CALL_START = "<toolcall>"
 CALL_END = "</toolcall>"
 
+_CONTROL = re.compile(r"[\x00-\x1f]")
+# A JSON string read leniently: raw control characters, but none right after a backslash.
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\[^\x00-\x1f])*"')
+_SHORT_ESCAPES = {"\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+# In json.dumps output: a string, or a number too large for a float (read as inf).
+_STRING_OR_INFINITY = re.compile(r'"(?:[^"\\]|\\.)*"|Infinity')
+
 
 def _not_json(constant: str) -> None:
     raise ValueError(f"{constant} is not JSON")
 
 
-def _strict_json(text: str) -> object:
-    """json.loads without NaN and Infinity, which Python reads but clients' JSON parsers don't."""
-    return json.loads(text, parse_constant=_not_json)
+def _lenient_json(text: str) -> object:
+    """json.loads, reading a raw control character inside a string as itself (strict=False),
+    without NaN and Infinity, which Python reads but clients' JSON parsers don't."""
+    return json.loads(text, strict=False, parse_constant=_not_json)
+
+
+def _escape_control(match: re.Match) -> str:
+    c = match.group()
+    return _SHORT_ESCAPES.get(c) or f"\\u{ord(c):04x}"
+
+
+def _escape_string(match: re.Match) -> str:
+    return _CONTROL.sub(_escape_control, match.group())
+
+
+def strict_arguments(text: str) -> str | None:
+    """Arguments given as a JSON string -> strict JSON (raw control characters inside strings
+    escaped in place, the rest as written), or None when they are not a JSON object."""
+    if _CONTROL.search(text) is not None:
+        # Escape sequences hold no quote, so the strings found here are the strings of the
+        # result: it is valid exactly when the lenient reading of `text` is.
+        text = _JSON_STRING.sub(_escape_string, text)
+    if not _encodable(text):  # a lone surrogate, from arguments given as a JSON string
+        text = text.encode("utf-8", "backslashreplace").decode()  # its JSON escape: \\ud800
+    try:
+        return text if isinstance(json.loads(text, parse_constant=_not_json), dict) else None
+    except ValueError:
+        return None
+
+
+def _dump_arguments(arguments: dict) -> str:
+    """Strict JSON of parsed arguments: strings escaped, non-ASCII kept unless a lone surrogate
+    (a `\\ud800` escape) would make the text unsendable as UTF-8; a number too large for a
+    float (read as inf) written as `1e999`, which JSON readers read back as the same value."""
+    text = json.dumps(arguments, ensure_ascii=False)
+    if not _encodable(text):
+        text = json.dumps(arguments)
+    return _STRING_OR_INFINITY.sub(lambda m: "1e999" if m.group() == "Infinity" else m.group(),
+                                   text)
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def parse_block(body: str) -> list[tuple[str, str]] | None:
-    """A block body -> [(name, JSON arguments)], or None when it holds no valid call."""
+    """A block body -> [(name, strict JSON arguments)], or None when it holds no valid call."""
     try:
-        value = _strict_json(body)
+        value = _lenient_json(body)
     except ValueError:
         return None
     items = value if isinstance(value, list) else [value]
@@ -59,18 +114,18 @@ def parse_block(body: str) -> list[tuple[str, str]] | None:
     for item in items:
         if not isinstance(item, dict) or not isinstance(item.get("name"), str):
             return None
-        if not item["name"] or ("arguments" in item and "parameters" in item):
+        name = item["name"]
+        if not name or not _encodable(name) or ("arguments" in item and "parameters" in item):
             return None
         arguments = item.get("arguments", item.get("parameters", {}))
-        try:
-            if isinstance(arguments, str) and isinstance(_strict_json(arguments), dict):
-                calls.append((item["name"], arguments))
-            elif isinstance(arguments, dict):  # a huge number would come back as Infinity
-                calls.append((item["name"], json.dumps(arguments, ensure_ascii=False,
-                                                       allow_nan=False)))
-            else:
+        if isinstance(arguments, str):
+            arguments = strict_arguments(arguments)
+            if arguments is None:
                 return None
-        except ValueError:
+            calls.append((name, arguments))
+        elif isinstance(arguments, dict):
+            calls.append((name, _dump_arguments(arguments)))
+        else:
             return None
     return calls or None
 

@@ -301,9 +301,10 @@ ROWS = [
     row(J, '<TOOLCALL>[{"name": "calc", "arguments": {"x": 1e999}}]</TOOLCALL>', "",
         [("calc", '{"x": 1e999}')], id="pythonic-non_finite_argument-json_number"),
     # ... but NaN is not JSON at all: the block is malformed (see BROKEN below)
-    # ... and for nemotron_mini, which re-serializes arguments
-    same(M, '<toolcall>{"name": "calc", "arguments": {"x": 1e999}}</toolcall>',
-         id="mini-pythonic-non_finite_argument"),
+    # ... and for nemotron_mini, which re-serializes arguments: a JSON grammar accepts the
+    # number, so a forced call holding it stays a call (issue 23); written back as 1e999
+    row(M, '<toolcall>{"name": "calc", "arguments": {"x": 1e999}}</toolcall>', "",
+        [("calc", '{"x": 1e999}')], id="mini-pythonic-non_finite_argument"),
     # ... test_good_call_survives_unparsable_sibling (ALL)
     same(J, "<TOOLCALL>[get_weather(city='San Francisco', metric='celsius'), "
          "f(a='x 'y', b='z')]</TOOLCALL>", id="pythonic-unparsable_sibling"),

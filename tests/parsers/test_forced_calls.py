@@ -10,7 +10,10 @@ not keep for parsers with their own stream state (engine_based_streaming).
 
 from __future__ import annotations
 
+import json
+
 import pytest
+import xgrammar as xgr
 from vllm.entrypoints.openai.responses.protocol import ResponsesRequest
 from vllm.tool_parsers.utils import get_json_schema_from_tools
 
@@ -75,6 +78,106 @@ def test_what_the_grammar_lets_through_is_the_call(tool, begin, end, tool_choice
     if tool == "nemotron_mini":
         arguments = '{"a": 1}'
     assert read_all_ways(tool, text, tool_choice) == Result("", "", [("g", arguments)])
+
+
+# Lenient reading (issue 23): what a JSON grammar may let through, or a model write, that a
+# strict reader would not take as it is, and the strict JSON each parser sends for it:
+# (the call list, llama_nemotron_json's arguments (as written, control characters escaped),
+# nemotron_mini's (re-serialized)).
+LENIENT = [
+    ('[{"name":"g","parameters":{"city":",k\tg"}}]',  # the issue's raw tab
+     '{"city":",k\\tg"}', '{"city": ",k\\tg"}'),
+    ('[{"name":"g","parameters":{"a\x01":"\n\x1f\b\f\r\x00"}}]',
+     '{"a\\u0001":"\\n\\u001f\\b\\f\\r\\u0000"}',
+     '{"a\\u0001": "\\n\\u001f\\b\\f\\r\\u0000"}'),
+    ('[{"name":"g","parameters":{"a":"\\\\\t"}}]',  # an escaped backslash, then a raw tab
+     '{"a":"\\\\\\t"}', '{"a": "\\\\\\t"}'),
+    ('[{"name":"g","parameters":"{\\"a\\": \\"x\ty\\"}"}]',  # arguments as a string
+     '{"a": "x\\ty"}', '{"a": "x\\ty"}'),
+    ('[{"name":"g","parameters":{"a":1e999,"b":-1E+400}}]',  # JSON numbers; floats read inf
+     '{"a":1e999,"b":-1E+400}', '{"a": 1e999, "b": -1e999}'),
+    ('[{"name":"g","parameters":{"a":"\\ud800"}}]',  # a lone surrogate escape
+     '{"a":"\\ud800"}', '{"a": "\\ud800"}'),
+    ('[{"name":"g","parameters":{"a":"\x7f\u2028\u00e9"}}]',
+     '{"a":"\x7f\u2028\u00e9"}', '{"a": "\x7f\u2028\u00e9"}'),
+]
+# Not JSON even leniently: content, forced or not.
+NOT_LENIENT = [
+    '[{"name":"g","parameters":{"a":NaN}}]',
+    '[{"name":"g","parameters":{"a":\x01 1}}]',  # a control character outside strings
+    '[{"name":"g","parameters":{"a":"\\\tx"}}]',  # a backslash then a raw tab: no escape
+    "[{\"name\":\"g\",\"parameters\":{'a':1}}]",
+    '[{"name":"g","parameters":{"a":1,}}]',
+    '[{"name":"\\ud800","parameters":{}}]',  # a name that cannot be sent as UTF-8
+]
+
+
+def _block(tool, text):
+    """The call list as the model writes it in auto mode, in its block."""
+    begin, end = next((b, e) for t, b, e in PARSERS if t == tool)
+    return begin + text + end
+
+
+@pytest.mark.parametrize("tool,begin,end", PARSERS)
+@pytest.mark.parametrize("tool_choice", ["required", NAMED, "auto"], ids=["required", "named",
+                                                                          "auto"])
+@pytest.mark.parametrize("text,llama_arguments,mini_arguments", LENIENT)
+def test_lenient_reading_sends_strict_json(tool, begin, end, tool_choice, text, llama_arguments,
+                                           mini_arguments):
+    arguments = llama_arguments if tool == "llama_nemotron_json" else mini_arguments
+    output = _block(tool, text) if tool_choice == "auto" else text
+    assert read_all_ways(tool, output, tool_choice) == Result("", "", [("g", arguments)])
+    written = json.loads(text, strict=False)[0]["parameters"]  # what the model meant
+    if isinstance(written, str):
+        written = json.loads(written, strict=False)
+    assert json.loads(arguments, parse_constant=lambda c: pytest.fail(c)) == written
+
+
+@pytest.mark.parametrize("tool,begin,end", PARSERS)
+@pytest.mark.parametrize("tool_choice", ["required", NAMED, "auto"], ids=["required", "named",
+                                                                          "auto"])
+@pytest.mark.parametrize("text", NOT_LENIENT)
+def test_what_is_not_json_even_leniently_is_content(tool, begin, end, tool_choice, text):
+    output = _block(tool, text) if tool_choice == "auto" else text
+    assert read_all_ways(tool, output, tool_choice) == Result("", output, [])
+
+
+def _xgrammar_accepts(schema: dict, text: str, any_whitespace: bool) -> bool:
+    """Compiled as vLLM 0.32's xgrammar backend compiles a JSON constraint (backend_xgrammar.py),
+    over a byte vocabulary: whether the grammar lets `text` through, then the end."""
+    vocab = [f"<0x{b:02X}>" for b in range(256)] + ["</s>"]
+    info = xgr.TokenizerInfo(vocab, vocab_type=xgr.VocabType.BYTE_FALLBACK, stop_token_ids=[256])
+    compiled = xgr.GrammarCompiler(info).compile_json_schema(
+        json.dumps(schema), any_whitespace=any_whitespace,
+        separators=None if any_whitespace else (",", ":"))
+    matcher = xgr.GrammarMatcher(compiled)
+    return all(matcher.accept_token(b) for b in text.encode()) and matcher.accept_token(256)
+
+
+@pytest.mark.parametrize("any_whitespace", [True, False], ids=["whitespace", "compact"])
+@pytest.mark.parametrize("text,accepted", [  # accepted: with any whitespace, compact
+    ('[{"name":"g","parameters":{"a":"x\\ty"}}]', (True, True)),
+    ('[{"name":"g","parameters":{"a":1e999}}]', (True, True)),
+    ('[{"name":"g","parameters":{"a":-1E+400}}]', (True, True)),
+    ('[{"name":"g","parameters":{"a":"\\ud800"}}]', (True, True)),
+    ('[{"name":"g","parameters":{"a":"\x7f\u2028\u00e9"}}]', (True, True)),
+    # inside a schema-less object, compact xgrammar 0.2.8 writes ", " (xgrammar issue 945)
+    ('[{"name":"g","parameters":{"a":1, "b":[1, 2]}}]', (True, True)),
+    ('[{"name":"g","parameters":{"a":1,"b":2}}]', (True, False)),
+    ('[{"name":"g","parameters":{"a":"x\ty"}}]', (False, False)),  # raw control characters
+    ('[{"name":"g","parameters":{"a":"\x01"}}]', (False, False)),
+    ('[{"name":"g","parameters":{"a\n":1}}]', (False, False)),
+    ('[{"name":"g","parameters":{"a":NaN}}]', (False, False)),
+])
+def test_what_xgrammar_lets_through(any_whitespace, text, accepted):
+    """xgrammar 0.2.8's JSON grammar (vLLM's forced-call schema) keeps raw control characters
+    out of strings, but lets through numbers a float reads as inf and lone surrogate escapes;
+    the parsers read each accepted text as the call (LENIENT). docs/tool-parsers.md."""
+    schema = get_json_schema_from_tools("required", request().tools, None)
+    assert _xgrammar_accepts(schema, text, any_whitespace) is accepted[not any_whitespace]
+    if accepted[not any_whitespace]:
+        for tool, _, _ in PARSERS:
+            assert [n for n, _ in read_all_ways(tool, text, "required").calls] == ["g"]
 
 
 @CHOICES

@@ -1,10 +1,13 @@
 """Property tests: for generated outputs and random chunkings, streaming equals
 non-streaming, nothing raises, and no text is lost. No exceptions: a block that breaks after a
-call began is content both ways (a block's calls go out only once it is complete)."""
+call began is content both ways (a block's calls go out only once it is complete). Calls are
+read leniently where the meaning is unambiguous (raw control characters inside strings, issue
+23) and their arguments are always strict JSON."""
 
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -35,15 +38,32 @@ json_values = st.recursive(
 names = st.sampled_from(["get_weather", "f", "g"])
 
 
+# Strings that hold control characters, which a model may write raw (strict JSON escapes them).
+control_text = st.text(st.sampled_from(list("ab\t\n\r\x00\x01\x08\x0c\x1f\x7f\"\\é")),
+                       max_size=6)
+json_values = json_values | control_text
+# json.dumps' escapes, left to right: a control character's (group 1), or any other
+ESCAPE = re.compile(r'\\(u00[01][0-9a-f]|[bfnrt])|\\.')
+
+
+def raw_controls(text: str) -> str:
+    """json.dumps output with its control characters written raw, as `json.loads(strict=False)`
+    reads them: the text a model (or a lenient grammar) might write."""
+    def raw(m: re.Match) -> str:
+        return m.group() if m.group(1) is None else json.loads(f'"{m.group()}"')
+    return ESCAPE.sub(raw, text)
+
+
 @st.composite
 def json_call(draw):
-    args = draw(st.dictionaries(st.text(max_size=5), json_values, max_size=3))
+    args = draw(st.dictionaries(st.text(max_size=5) | control_text, json_values, max_size=3))
     key = draw(st.sampled_from(["arguments", "parameters"]))
     indent = draw(st.sampled_from([None, 1]))
     as_string = draw(st.booleans())
     value = json.dumps(args) if as_string else args
     ascii_only = draw(st.booleans())
-    return json.dumps({"name": draw(names), key: value}, indent=indent, ensure_ascii=ascii_only)
+    text = json.dumps({"name": draw(names), key: value}, indent=indent, ensure_ascii=ascii_only)
+    return raw_controls(text) if draw(st.booleans()) else text
 
 
 @st.composite
@@ -87,6 +107,16 @@ def blank_as_empty(result: Result) -> Result:
 NAMED = {"type": "function", "function": {"name": "g"}}
 
 
+def _not_json(constant: str) -> None:
+    raise ValueError(f"{constant} is not JSON")
+
+
+def assert_strict_arguments(result: Result) -> None:
+    """Every call's arguments are a strict JSON object (what clients parse)."""
+    for _, arguments in result.calls:
+        assert isinstance(json.loads(arguments, parse_constant=_not_json), dict), arguments
+
+
 @settings_()
 @given(outputs, cuts, st.sampled_from(["auto", "required", NAMED]))
 def test_tool_streaming_equals_non_streaming(text, cut, tool_choice):
@@ -95,6 +125,7 @@ def test_tool_streaming_equals_non_streaming(text, cut, tool_choice):
     args = dict(tool="llama_nemotron_json", tool_choice=tool_choice)
     expected = blank_as_empty(non_streaming(TOK, text, **args).normalized())
     assert blank_as_empty(streaming(TOK, char_chunks(text, cut), **args).normalized()) == expected
+    assert_strict_arguments(expected)
     if not expected.calls:
         assert expected.content == (text if text.strip() else "")
 
@@ -111,6 +142,7 @@ def test_forced_call_streaming_equals_non_streaming(text, cut, tool_choice):
     args = dict(tool="llama_nemotron_json", tool_choice=tool_choice)
     expected = blank_as_empty(non_streaming(TOK, text, **args).normalized())
     assert blank_as_empty(streaming(TOK, char_chunks(text, cut), **args).normalized()) == expected
+    assert_strict_arguments(expected)
     if not expected.calls:
         assert expected.content == (text if text.strip() else "")
 
@@ -184,7 +216,9 @@ def test_reasoning_streaming_equals_non_streaming_tag_tokens(tag_tokenizer, name
 MINI_PIECES = ['<toolcall>{"name": "f", "arguments": {"a": 1}}</toolcall>',
                '<toolcall> [{"name": "g", "parameters": {}}] </toolcall>',
                "<toolcall>{bad}</toolcall>", "<toolcall>", "</toolcall>",
-               '[{"name": "g", "parameters": {"a": 1}}]']  # a forced call's output
+               '[{"name": "g", "parameters": {"a": 1}}]',  # a forced call's output
+               '<toolcall>{"name": "f", "arguments": {"a\tb": "x\ty\x01"}}</toolcall>',
+               '[{"name": "g", "parameters": {"a": "\n\x1f"}}]']  # raw control characters
 
 
 @settings_()
@@ -194,5 +228,29 @@ def test_nemotron_mini_streaming_equals_non_streaming(text, cut, tool_choice):
     args = dict(tool="nemotron_mini", tool_choice=tool_choice)
     expected = blank_as_empty(non_streaming(TOK, text, **args).normalized())
     assert blank_as_empty(streaming(TOK, char_chunks(text, cut), **args).normalized()) == expected
+    assert_strict_arguments(expected)
     if not expected.calls:
         assert expected.content == (text if text.strip() else "")
+
+
+BLOCKS = {"llama_nemotron_json": ("<TOOLCALL>", "</TOOLCALL>"),
+          "nemotron_mini": ("<toolcall>", "</toolcall>")}
+
+
+@settings_()
+@given(st.dictionaries(st.text(max_size=5) | control_text, json_values, max_size=3),
+       st.sampled_from(["arguments", "parameters"]), st.booleans(), cuts,
+       st.sampled_from(list(BLOCKS)), st.sampled_from(["auto", "required", NAMED]))
+def test_raw_control_characters_are_read_as_the_call(args, key, compact, cut, tool, tool_choice):
+    """A call whose strings hold raw control characters is the call it reads as (leniently),
+    forced or not, streamed or not, with strict JSON arguments of the same value."""
+    text = raw_controls(json.dumps([{"name": "g", key: args}], ensure_ascii=False,
+                                   separators=(",", ":") if compact else None))
+    if tool_choice == "auto":
+        text = BLOCKS[tool][0] + text + BLOCKS[tool][1]
+    args_ = dict(tool=tool, tool_choice=tool_choice)
+    expected = non_streaming(TOK, text, **args_).normalized()
+    assert streaming(TOK, char_chunks(text, cut), **args_).normalized() == expected
+    assert [name for name, _ in expected.calls] == ["g"] and expected.content == ""
+    assert_strict_arguments(expected)
+    assert json.loads(expected.calls[0][1]) == args

@@ -11,6 +11,11 @@ chat completions and the Responses API, streamed and not, with a thinking budget
   settings) it wrote whitespace between every token and ran out of tokens.
 - scripted: the model says a compact call (tests/harness/scripted.py; the grammar would reject
   any other form), which comes back as the call every time.
+- lenient (issue 23): a forced call holding what the grammar lets through beyond plain text (a
+  lone surrogate escape, a raw DEL) is the call, its arguments as written; a call the model
+  writes itself (`auto`, no grammar) with raw control characters in a string is the call, its
+  arguments strict JSON. xgrammar 0.2.8 keeps raw control characters out of a forced call (a
+  scripted one ends in "grammar rejected tokens"); tests/parsers/test_forced_calls.py pins that.
 
 Tiny Nemotron-H with the Nano-v2 template (opens `<think>`), `nano_v3`, `llama_nemotron_json`,
 the budget processor from its entry point.
@@ -43,6 +48,7 @@ CHOICES = {  # (chat, Responses) tool_choice
     "named": ({"type": "function", "function": {"name": "get_weather"}},
               {"type": "function", "name": "get_weather"}),
 }
+TOOL_CHOICES = {**CHOICES, "auto": ("auto", "auto")}
 CALL = '[{"name":"get_weather","parameters":{"city":"Paris"}}]'
 ARGUMENTS = '{"city":"Paris"}'
 # How thinking goes: (template kwargs, vllm_xargs, what the scripted model thinks first)
@@ -71,7 +77,7 @@ def chat(server, choice, thinking, stream, script=None):
         body["chat_template_kwargs"] = template
     response = server.client().chat.completions.create(
         model=server.model, messages=[{"role": "user", "content": "Weather in Paris?"}],
-        tools=CHAT_TOOLS, tool_choice=CHOICES[choice][0], stream=stream, logprobs=True,
+        tools=CHAT_TOOLS, tool_choice=TOOL_CHOICES[choice][0], stream=stream, logprobs=True,
         max_tokens=SCRIPTED_MAX_TOKENS if script is not None else FREE_MAX_TOKENS,
         temperature=1.0, extra_body=body)
     reply = fold_stream(response) if stream else read_reply(response)
@@ -90,7 +96,7 @@ def responses(server, choice, thinking, stream, script=None):
         body["chat_template_kwargs"] = template
     response = server.client().responses.create(
         model=server.model, input="Weather in Paris?", tools=RESPONSES_TOOLS,
-        tool_choice=CHOICES[choice][1], stream=stream, temperature=1.0,
+        tool_choice=TOOL_CHOICES[choice][1], stream=stream, temperature=1.0,
         max_output_tokens=SCRIPTED_MAX_TOKENS if script is not None else FREE_MAX_TOKENS,
         extra_body=body)
     if stream:
@@ -144,6 +150,40 @@ def test_scripted_forced_calls_come_back_as_the_call(server):
         results = list(pool.map(run, SCRIPTED))
     assert [(case, calls) for case, (_, calls) in zip(SCRIPTED, results)
             if calls != [("get_weather", ARGUMENTS)]] == []
+
+
+# (tool_choice, what the model says after its thought, the arguments that come back)
+LENIENT = {
+    # What the grammar lets through beyond plain text: kept as written (strict JSON already).
+    "forced": ('[{"name":"get_weather","parameters":{"city":"\\ud800\\t\x7f"}}]',
+               '{"city":"\\ud800\\t\x7f"}'),
+    # Raw control characters, which only a call without a grammar can hold: escaped.
+    "auto": ('<TOOLCALL>[{"name":"get_weather","arguments":{"city":"a\tb\x01"}}]</TOOLCALL>',
+             '{"city":"a\\tb\\u0001"}'),
+}
+LENIENT_CASES = [(api, choice, thinking, stream) for api in API
+                 for choice in ("required", "named", "auto")
+                 for thinking in ("budget, scripted", "thinking on, no budget", "thinking off")
+                 for stream in (False, True)]
+
+
+def test_calls_read_leniently_come_back_as_strict_json(server):
+    """Issue 23: whatever the grammar let through is the call; raw control characters in a
+    call's strings are read as themselves and sent escaped. Chat and Responses, streamed and
+    not, with a thinking budget, thinking without one, and thinking off."""
+    def run(case):
+        api, choice, thinking, stream = case
+        script, _ = LENIENT["auto" if choice == "auto" else "forced"]
+        return API[api](server, choice, thinking, stream, script=THINKING[thinking][2] + script)
+
+    with ThreadPoolExecutor(len(LENIENT_CASES)) as pool:
+        results = list(pool.map(run, LENIENT_CASES))
+    wrong = []
+    for case, (_, calls) in zip(LENIENT_CASES, results):
+        arguments = LENIENT["auto" if case[1] == "auto" else "forced"][1]
+        if calls != [("get_weather", arguments)]:  # both strict JSON, as clients parse
+            wrong.append((case, calls))
+    assert wrong == []
 
 
 @pytest.mark.parametrize("stream", [False, True])
