@@ -140,6 +140,12 @@ class XmlCallScanner:
         self.json_string = False
         self.json_escape = False
         self.json_parts: list[str] = []  # JSON: the call list's text read so far
+        self._handlers = {
+            Step.TEXT: self._text, Step.PREAMBLE: self._preamble, Step.NAME: self._name,
+            Step.BODY: self._body, Step.VALUE: self._value,
+            Step.AFTER_FUNCTION: self._after_function, Step.FORCED: self._forced,
+            Step.JSON: self._json,
+        }
 
     # --- driving ------------------------------------------------------------------------
 
@@ -154,12 +160,7 @@ class XmlCallScanner:
 
     def _run(self) -> list[tuple]:
         self.events = []
-        handlers = {
-            Step.TEXT: self._text, Step.PREAMBLE: self._preamble, Step.NAME: self._name,
-            Step.BODY: self._body, Step.VALUE: self._value,
-            Step.AFTER_FUNCTION: self._after_function, Step.FORCED: self._forced,
-            Step.JSON: self._json,
-        }
+        handlers = self._handlers
         while True:
             try:
                 if not handlers[self.step]():
@@ -507,9 +508,13 @@ def _partial_opener(buf: str, pos: int) -> int:
 
 # --- values -----------------------------------------------------------------------------
 
+# Type names that tool schemas use besides JSON Schema's own (vLLM's qwen3 parsers read them too)
 _TYPE_NAMES = {
-    "str": "string", "text": "string", "int": "integer", "long": "integer", "float": "number",
-    "double": "number", "bool": "boolean", "dict": "object", "list": "array", "none": "null",
+    **dict.fromkeys(("str", "text", "varchar", "char", "enum"), "string"),
+    **dict.fromkeys(("int", "int32", "int64", "uint", "uint32", "uint64", "long", "short",
+                     "unsigned"), "integer"),
+    **dict.fromkeys(("num", "float", "float32", "float64", "double"), "number"),
+    "bool": "boolean", "dict": "object", "list": "array", "none": "null",
 }
 
 
@@ -539,7 +544,9 @@ def _json_type(value: Any) -> str:
         return "integer"
     if isinstance(value, float):
         return "number"
-    return {dict: "object", list: "array"}.get(type(value), "string")
+    if isinstance(value, dict):
+        return "object"
+    return "array" if isinstance(value, list) else "string"
 
 
 def _literal(text: str) -> Any:
@@ -701,7 +708,8 @@ class Nemotron3XmlToolParser(ToolParser):
         return schemas
 
     def _new_scanner(self, request: Any) -> XmlCallScanner:
-        return XmlCallScanner(self._schemas(request), forced=forced_call_schema(request) is not None)
+        forced = forced_call_schema(request) is not None
+        return XmlCallScanner(self._schemas(request), forced=forced)
 
     def adjust_request(self, request: Any) -> Any:
         request = super().adjust_request(request)

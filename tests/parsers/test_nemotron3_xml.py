@@ -322,7 +322,7 @@ def test_streaming_equals_whole_for_every_chunking(text, cut, choice):
     unchanged."""
     tok = CharTokenizer()
     whole = non_streaming(tok, text, tool=TOOL, tool_choice=choice)
-    for name, arguments in whole.calls:
+    for _, arguments in whole.calls:
         strict_object(arguments)
     if not whole.calls:
         assert whole.content == text
@@ -389,7 +389,8 @@ def test_drop_in_file():
         "ToolParserManager.import_tool_parser(sys.argv[1])\n"
         "cls = ToolParserManager.get_tool_parser('nemotron3_xml')\n"
         "print(cls.__module__, cls.__name__)\n"
-        "info = cls(None).extract_tool_calls('<function=f>\\n<parameter=a>\\n1\\n</function>', None)\n"
+        "text = '<function=f>\\n<parameter=a>\\n1\\n</function>'\n"
+        "info = cls(None).extract_tool_calls(text, None)\n"
         "print('call', info.tool_calls[0].function.name, info.tool_calls[0].function.arguments)\n")
     path = Path(__file__).resolve().parents[2] / "parsers" / "nemotron3_xml_tool_parser.py"
     result = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True,
