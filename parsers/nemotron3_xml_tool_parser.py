@@ -399,12 +399,12 @@ class XmlCallScanner:
             except _Malformed:
                 return False
             return True
-        rest = self.buf[start:]
+        buf = self.buf
         for name in props:
             tag = name + ">"
-            if rest.startswith(tag):
+            if buf.startswith(tag, start):
                 return True
-            if tag.startswith(rest) and not self.final:
+            if tag.startswith(buf[start:start + len(tag)]) and not self.final:
                 return None
         return False
 
