@@ -23,6 +23,7 @@ TOOL_PARSERS: dict[str, str] = {
     "llama_nemotron_json":
         "vllm_nemotron.parsers.llama_nemotron_json_tool_parser:LlamaNemotronJsonToolParser",
     "nemotron_mini": "vllm_nemotron.parsers.nemotron_mini_tool_parser:NemotronMiniToolParser",
+    "nemotron3_xml": "vllm_nemotron.parsers.nemotron3_xml_tool_parser:Nemotron3XmlToolParser",
 }
 
 # --reasoning-parser name -> "module:Class"

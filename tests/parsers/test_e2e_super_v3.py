@@ -1,5 +1,7 @@
-"""NVIDIA's Nemotron-3-Super command line, with the plugin installed and no downloaded file:
-`--reasoning-parser super_v3 --tool-call-parser qwen3_coder`, on the CPU server.
+"""The Nemotron-3-Super recipe's parsers, with the plugin installed and no downloaded file:
+`--reasoning-parser super_v3 --tool-call-parser nemotron3_xml`, on the CPU server.
+(NVIDIA's own command line names vLLM's `qwen3_coder`, which reads the same format but loses
+a call without its last `</parameter>`, issue 23; test_reasoning.py runs `super_v3` with it.)
 
 The tiny Nemotron-H model uses the Nemotron-3-Nano template, whose generation prompt is
 Super's (`<think>\\n` opened, `<think></think>` with thinking off); the harness's scripted
@@ -19,7 +21,7 @@ from tests.harness.server import OpenAIServer
 pytestmark = pytest.mark.slow
 
 ARGS = [
-    "--enable-auto-tool-choice", "--tool-call-parser", "qwen3_coder",
+    "--enable-auto-tool-choice", "--tool-call-parser", "nemotron3_xml",
     "--reasoning-parser", "super_v3",
     "--logits-processors", "tests.harness.scripted:ScriptedOutput",
     "--no-enable-prefix-caching",  # CPU-build Mamba bug, see tests/conftest.py
@@ -30,12 +32,24 @@ TOOLS = [{"type": "function", "function": {
 THOUGHT = "I should check the weather.\n"
 XML = ("<tool_call>\n<function=get_weather>\n<parameter=city>\nParis\n</parameter>\n</function>\n"
        "</tool_call>")
+# what the Nemotron 3 models write (llama.cpp PR 18077): no </parameter> on the last parameter
+NO_LAST_CLOSE = ("<tool_call>\n<function=get_weather>\n<parameter=city>\nCairo\n</function>\n"
+                 "</tool_call>")
+CAIRO = [("get_weather", {"city": "Cairo"})]
 
 # (case, script, request fields, reasoning, content, calls)
 CASES = [
     # a call straight from the thought, with no </think>: Super's untidy output
     ("call from the thought", THOUGHT + XML, {}, THOUGHT.strip(), "",
      [("get_weather", {"city": "Paris"})]),
+    # issue 23: a call without its last </parameter>, straight from the thought
+    ("no last </parameter>", THOUGHT + NO_LAST_CLOSE, {}, THOUGHT.strip(), "", CAIRO),
+    # ... and a bare <function=...> block after </think>, with no closing tag at all
+    ("bare block, no closing tags", THOUGHT + "</think><function=get_weather>\n"
+     "<parameter=city>\nCairo", {}, THOUGHT.strip(), "", CAIRO),
+    # a forced call: vLLM's JSON call-list grammar after the thought, read as the call
+    ("required", THOUGHT + '</think>[{"name":"get_weather","parameters":{"city":"Cairo"}}]',
+     {"tool_choice": "required"}, THOUGHT.strip(), "", CAIRO),
     # reasoning_effort "none" closes thinking in the template: the plain answer is content
     # (NVIDIA's file, not streamed, returns it as reasoning with content null)
     ("effort none", "Paris.", {"reasoning_effort": "none"}, "", "Paris.", []),
@@ -69,7 +83,7 @@ def ask(server, script: str, fields: dict, stream: bool):
         **common, stream=True, stream_options={"include_usage": True}))
 
 
-def test_super_v3_with_qwen3_coder(server):
+def test_super_v3_with_nemotron3_xml(server):
     jobs = [(case, stream) for case in CASES for stream in (False, True)]
     with ThreadPoolExecutor(len(jobs)) as pool:
         replies = list(pool.map(lambda job: ask(server, job[0][1], job[0][2], job[1]), jobs))

@@ -119,7 +119,7 @@ SEEDS = [
     ("nvidia/Llama-3_3-Nemotron-Super-49B-v1_5", ["tensor parallel 2",
                                                   "vLLM will use the template"]),
     ("nvidia/Llama-3_1-Nemotron-Ultra-253B-v1", ["tensor parallel 8", "renders no tools"]),
-    ("nvidia/NVIDIA-Nemotron-3-Nano-4B-BF16", ["qwen3_coder", "mamba SSM cache float32",
+    ("nvidia/NVIDIA-Nemotron-3-Nano-4B-BF16", ["nemotron3_xml", "mamba SSM cache float32",
                                                "prefix caching"]),
     ("nvidia/NVIDIA-Nemotron-Nano-9B-v2", ["nano_v3", "/think and /no_think only"]),
     ("nvidia/Nemotron-Mini-4B-Instruct", ["nemotron_mini.jinja", "4096"]),
