@@ -26,8 +26,13 @@ from __future__ import annotations
 import copy
 from collections.abc import Sequence
 
+from vllm.logger import init_logger
+
 from vllm_nemotron.thinking_budget.markers import ThinkingMarkers, ends_with
 from vllm_nemotron.thinking_budget.params import BudgetParams
+from vllm_nemotron.thinking_budget.reserve import Landing, landing, thought_cap
+
+logger = init_logger(__name__)
 
 UNKNOWN = -1
 
@@ -37,12 +42,12 @@ class ThinkingTrack:
 
     def __init__(self, markers: ThinkingMarkers, params: BudgetParams, opened_in_prompt: bool):
         self.markers = markers
-        self.budget = params.budget
-        self.grace = params.grace
+        self.params = params
         self.opened_in_prompt = opened_in_prompt
         self.end_sequence = markers.closing_sequence if params.structured else markers.end_sequence
         self.closers = (markers.close, *markers.tool_starts)  # how the model itself closes
         self.forced: dict[int, int] = {}  # position -> token this track forced there
+        self.logged = False
         self._reset()
 
     def fork(self) -> ThinkingTrack:
@@ -52,10 +57,25 @@ class ThinkingTrack:
         return twin
 
     def _reset(self) -> None:
-        self.think_start: int | None = 0 if self.opened_in_prompt else None
+        self.think_start: int | None = None
         self.closed = False
+        if self.opened_in_prompt:
+            self._open(0)
         self.grace_end: int | None = None  # first forced position, once a line end decided it
         self.scanned = 0  # output positions [0, scanned) are folded into the state above
+
+    def _open(self, think_start: int) -> None:
+        """Thinking began at output position `think_start`: decide where it lands, from the
+        request's own budget and the answer reserve's cap (reserve.py)."""
+        self.think_start = think_start
+        p = self.params
+        cap = None if p.max_tokens is None or not p.reserve else thought_cap(
+            p.max_tokens, p.reserve, len(self.end_sequence), think_start)
+        land = landing(p.budget, p.grace, cap)
+        if land is None:  # nothing to enforce (track_params never builds such a track)
+            self.closed = True
+            land = Landing(0, 0, False)
+        self.budget, self.grace, self.by_reserve = land
 
     def _token(self, output_ids: Sequence[int], pos: int) -> int:
         token = output_ids[pos]
@@ -81,7 +101,9 @@ class ThinkingTrack:
                 if end < len(m.start):
                     continue
                 if ends_with(self._window(output_ids, end, len(m.start)), len(m.start), m.start):
-                    self.think_start = end
+                    self._open(end)
+                    if self.closed:
+                        break
                     continue
                 self.closed = True  # it never opened: nothing to budget
                 break
@@ -126,6 +148,13 @@ class ThinkingTrack:
         done = next(k for k in range(len(tail), -1, -1)
                     if tuple(tail[len(tail) - k:]) == end_seq[:k])
         token = end_seq[done]
+        if not self.logged:
+            self.logged = True
+            logger.debug("thinking budget: closing a thought after %d tokens, by %s "
+                         "(budget %d, grace %d, max_tokens %s, answer reserve %d)",
+                         n - self.think_start, "the answer reserve" if self.by_reserve
+                         else "its budget", self.budget, self.grace, self.params.max_tokens,
+                         self.params.reserve)
         self.forced[n] = token
         for old in [p for p in self.forced if p < n - len(end_seq)]:
             del self.forced[old]
