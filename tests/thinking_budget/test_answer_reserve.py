@@ -69,9 +69,10 @@ def test_thought_cap(limit, reserve_, closing, start, expected):
     (97, 4, 100, Landing(96, 4, True)),          # beyond: the cap is a maximum, grace inside
     (5000, 16, 100, Landing(84, 16, True)),
     (None, 16, 100, Landing(100 - DEFAULT_GRACE, DEFAULT_GRACE, True)),
-    (None, 16, 5, Landing(0, 5, True)),          # cap below the grace: closed at once
+    (None, 16, 5, Landing(5, 0, True)),          # cap below the grace: no grace window
     (None, 16, 0, Landing(0, 0, True)),
     (50, 0, 20, Landing(20, 0, True)),           # the client's grace 0 is kept
+    (50, 30, 20, Landing(20, 0, True)),
 ])
 def test_landing(budget, grace, cap, expected):
     assert landing(budget, grace, cap) == expected

@@ -106,6 +106,8 @@ def landing(budget: int | None, grace: int, cap: int | None) -> Landing | None:
     if budget is not None and budget + grace <= cap:
         return Landing(budget, grace, False)
     grace = min(DEFAULT_GRACE if budget is None else grace, cap)
+    if grace == cap:  # too short a thought for a grace window: think up to the cap
+        return Landing(cap, 0, True)
     return Landing(cap - grace, grace, True)
 
 
