@@ -89,6 +89,19 @@ def test_bad_environment_names_the_variable(text):
         parse_reserve(text)
 
 
+def test_a_bad_environment_stops_the_server_at_start(monkeypatch):
+    """`register()` calls `check_environment()` in every vLLM process."""
+    from vllm_nemotron.thinking_budget.effort import check_environment
+
+    monkeypatch.setenv(RESERVE_ENV, "lots")
+    reserve.server_reserve.cache_clear()
+    try:
+        with pytest.raises(ValueError, match=RESERVE_ENV):
+            check_environment()
+    finally:
+        reserve.server_reserve.cache_clear()
+
+
 def params(max_tokens=200, structured=False, **extra):
     return SamplingParams(max_tokens=max_tokens, extra_args=extra or None,
                           structured_outputs=StructuredOutputsParams(json_object=True)
@@ -220,3 +233,27 @@ def test_reserve_law(model, limit, reserve_, budget, grace, opened):
     assert forced_at == list(range(forced_at[0], forced_at[-1] + 1))
     assert out[forced_at[-1] - len(forced_at) + 1:forced_at[-1] + 1] == list(
         SINGLE.end_sequence)[END - len(forced_at):] or forced_at[-1] == limit - 1
+
+
+def test_the_closing_is_logged_once_per_request_at_debug_level():
+    import logging
+
+    from vllm_nemotron.thinking_budget import machine
+
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.DEBUG)
+    handler.emit = records.append  # type: ignore[method-assign]
+    old_level = machine.logger.level
+    machine.logger.addHandler(handler)
+    machine.logger.setLevel(logging.DEBUG)
+    try:
+        run(track(40, 10, None, 0), [], 40)                # closed by the reserve
+        run(track(40, 10, 5, 0), [], 40)                   # closed by its own budget
+        run(track(40, 10, None, 0), [WORD, 2], 40)         # closed itself: nothing to say
+    finally:
+        machine.logger.removeHandler(handler)
+        machine.logger.setLevel(old_level)
+    messages = [r.getMessage() for r in records]
+    assert len(messages) == 2, messages
+    assert "after 27 tokens, by the answer reserve" in messages[0]
+    assert "after 5 tokens, by its budget" in messages[1]
