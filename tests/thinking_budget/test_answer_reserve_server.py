@@ -179,10 +179,14 @@ def test_tool_calls_and_json_schema_fit_whole(server, tokens, limit):
         assert reply.finish in ("tool_calls", "stop"), (name, stream)
 
 
-def responses_reply(server, stream: bool, limit: int, **fields):
-    """(output text, reasoning text, status) of one Responses API request."""
+def responses_reply(server, stream: bool, limit: int, text=None, **fields):
+    """(output text, reasoning text, status) of one Responses API request; `text` is its
+    `text` field (a format) and makes the scripted answer the schema's object."""
     request = dict(model=server.model, input=MESSAGES[0]["content"], max_output_tokens=limit,
-                   extra_body={"vllm_xargs": xargs(**fields)})
+                   extra_body={"vllm_xargs": xargs('{"answer":"yes"}', **fields) if text
+                               else xargs(**fields)})
+    if text:
+        request["text"] = text
     client = server.client()
     if stream:
         events = list(client.responses.create(**request, stream=True))
@@ -198,7 +202,15 @@ def test_responses_api_every_limit_streamed_and_not(server, tokens):
     jobs = {(limit, stream): (lambda limit=limit, stream=stream: responses_reply(
                 server, stream, limit)) for limit in LIMITS for stream in (False, True)}
     jobs[("off", False)] = lambda: responses_reply(server, False, 200, answer_reserve=0)
+    schema = {"format": {"type": "json_schema", "name": "a", "schema": SCHEMA}}
+    for stream in (False, True):
+        jobs[("json_schema", stream)] = (lambda stream=stream: responses_reply(
+            server, stream, 200, text=schema))
     for (limit, stream), (text, reasoning, status) in batch(jobs).items():
+        if limit == "json_schema":
+            assert json.loads(text) == {"answer": "yes"} and status == "completed", stream
+            assert words(reasoning) == cap(200, tokens[1]), stream
+            continue
         if limit == "off":
             assert text == "" and status == "incomplete"
             assert words(reasoning) == 200
