@@ -6,6 +6,10 @@ Everything is derived from the request's output token ids (plus whether the prom
     not thinking -> thinking (free for `budget` tokens) -> grace (until a line/sentence ends, at
     most `grace` tokens) -> forcing the end sequence token by token -> closed (no-op)
 
+`budget` and `grace` are decided where thinking begins: the request's own, or the answer
+reserve's landing when that is earlier (reserve.py: the thought must leave room for the answer
+before `max_tokens`).
+
 Without `<think>` left open by the prompt, only an output that opens with `<think>` thinks. The
 model closes thinking itself with `</think>` or by opening a tool call. The end sequence is
 "\n</think>\n\n", or only "\n</think>" when a grammar constrains the answer: the grammar owns
@@ -54,6 +58,7 @@ class ThinkingTrack:
         """An independent copy, to ask about a continuation that may be thrown away."""
         twin = copy.copy(self)
         twin.forced = dict(self.forced)
+        twin.logged = True  # the request's own track says it, once
         return twin
 
     def _reset(self) -> None:
