@@ -103,21 +103,54 @@ def _worker_state(worker) -> dict:
             "model_class": f"{type(model).__module__}:{type(model).__name__}"}
 
 
+def _find(tokens: list[int], pattern: list[int]) -> int | None:
+    return next((i for i in range(len(tokens)) if tokens[i:i + len(pattern)] == pattern), None)
+
+
+def _offline_thoughts(llm, sampling_params) -> tuple[dict[str, list[int]], list[int]]:
+    """Output ids of a thinking prompt at max_tokens 64, by answer reserve; the end sequence."""
+    from vllm_nemotron.thinking_budget.markers import END_TEXT, TOOL_STARTS
+
+    tokenizer = llm.get_tokenizer()
+    end_ids = tokenizer.encode(END_TEXT, add_special_tokens=False)
+    barred = {tokenizer.convert_tokens_to_ids("</think>"), tokenizer.eos_token_id,
+              *(tokenizer.encode(t, add_special_tokens=False)[0] for t in TOOL_STARTS)}
+    prompt = {"prompt_token_ids": tokenizer.encode("Why is the sky blue?<think>\n",
+                                                   add_special_tokens=False)}
+    cases = {"default": None, "reserve 20": 20, "off": 0}
+    params = [sampling_params(max_tokens=64, temperature=0.0,
+                              logit_bias={t: -100.0 for t in barred},
+                              extra_args=None if r is None else {"answer_reserve": r})
+              for r in cases.values()]
+    outputs = llm.generate([prompt] * len(cases), params)
+    return {name: list(o.outputs[0].token_ids) for name, o in zip(cases, outputs)}, end_ids
+
+
 @pytest.mark.slow
 def test_offline_llm_runs_plugin_in_engine_and_worker_processes(tiny_hybrid, monkeypatch):
     from vllm import LLM, SamplingParams
 
     # lets collective_rpc ship `_worker_state` (a function) to the worker
     monkeypatch.setenv("VLLM_ALLOW_INSECURE_SERIALIZATION", "1")
+    # the answer reserve's built-in rule (tests/conftest.py turns it off for older tests)
+    monkeypatch.setenv("VLLM_NEMOTRON_ANSWER_RESERVE", "")
 
     llm = LLM(str(tiny_hybrid), dtype="float32", max_model_len=1024, enforce_eager=True)
     try:
         outputs = llm.generate(["Hello there", "The capital of France is"],
                                SamplingParams(max_tokens=8, temperature=0.0))
         assert all(len(o.outputs[0].token_ids) == 8 for o in outputs)
+        thoughts, end_ids = _offline_thoughts(llm, SamplingParams)
         (state,) = llm.collective_rpc(_worker_state)
     finally:
         del llm
+    # The answer reserve offline (docs/answer-reserve.md), the random model barred from ending
+    # its thought: at 64 tokens the default reserve (64) closes it at once; a reserve of 20
+    # leaves the answer at least 20 tokens; the opt-out thinks to the limit, as before.
+    assert thoughts["default"][:len(end_ids)] == end_ids
+    close = _find(thoughts["reserve 20"], end_ids)
+    assert close is not None and close <= 64 - 20 - len(end_ids)
+    assert _find(thoughts["off"], end_ids) is None and len(thoughts["off"]) == 64
     assert state["pid"] != os.getpid()  # the worker is another process
     assert state["registered"] is True
     expected = plugin.MODEL_CLASSES.get("NemotronHForCausalLM")

@@ -26,6 +26,7 @@ from tests.harness.server import OpenAIServer
 from tests.thinking_budget.served import end_sequence
 from vllm_nemotron.thinking_budget.effort import EFFORT_BUDGETS_ENV
 from vllm_nemotron.thinking_budget.params import DEFAULT_GRACE
+from vllm_nemotron.thinking_budget.reserve import RESERVE_ENV
 
 pytestmark = pytest.mark.slow
 
@@ -60,7 +61,10 @@ SCHEMA = {"type": "object", "properties": {"answer": {"type": "string", "enum": 
 def server(tiny_hybrid, tmp_path_factory):
     template = tmp_path_factory.mktemp("templates") / "low_effort.jinja"
     template.write_text(LOW_EFFORT_BRANCH + chat_templates.text("nemotron_nano_v3"))
-    env = {EFFORT_BUDGETS_ENV: ",".join(f"{k}={v}" for k, v in EFFORTS.items())}
+    # the knobs' own meaning, with the answer reserve off by the server's default (one test
+    # turns it on per request; tests/thinking_budget/test_answer_reserve_server.py has it on)
+    env = {EFFORT_BUDGETS_ENV: ",".join(f"{k}={v}" for k, v in EFFORTS.items()),
+           RESERVE_ENV: "0"}
     with OpenAIServer(tiny_hybrid, [*ARGS, "--chat-template", str(template)], env=env) as srv:
         yield srv
 
@@ -147,6 +151,17 @@ def test_every_knob_sets_the_budget_streamed_and_not(server, close_at):
         assert thought_length(reply) == budget + close_at, (name, stream)
         assert details.reasoning_tokens == budget + close_at, (name, stream)
         assert reply.reasoning.split() == ["think"] * budget, (name, stream)
+
+
+def test_server_default_reserve_from_the_environment(server, tokenizer, close_at):
+    """`VLLM_NEMOTRON_ANSWER_RESERVE=0` on this server: the reserve is off unless a request
+    sets one (docs/answer-reserve.md); with 10 of 40 tokens reserved, the thought may use
+    what the end sequence leaves of the other 30."""
+    off, on = (chat(server, stream=stream, vllm_xargs=xargs)
+               for stream, xargs in ((False, {}), (True, {"answer_reserve": 10})))
+    assert thought_length(off) is None and off.finish == "length"
+    assert thought_length(on) == MAX_TOKENS - 10 - end_sequence(tokenizer)[0] + close_at
+    assert len(on.tokens) == MAX_TOKENS
 
 
 def test_responses_api_knobs(server, close_at):

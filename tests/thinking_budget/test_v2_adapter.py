@@ -68,6 +68,38 @@ def test_mixed_batch_with_reordered_rows():
     assert out[3] == [WORD] * 4 + [NL, 2, NL2] + [WORD] * 3
 
 
+def test_answer_reserve_closes_in_time_and_then_costs_nothing():
+    """Slot 0 thinks without a budget: with max_tokens 10 and a reserve of 3 its thought may
+    use 10 - 3 - 3 (end sequence) = 4 tokens; slot 1 turned the reserve off."""
+    tokens = torch.zeros(2, MAX_LEN, dtype=torch.int32)
+    tokens[:, :len(PROMPT)] = torch.tensor(PROMPT, dtype=torch.int32)
+    req_states = LogitsProcRequestState(
+        device=torch.device("cpu"), max_num_reqs=4, vocab_size=VOCAB,
+        all_token_ids=SimpleNamespace(gpu=tokens), prompt_len=host([len(PROMPT)] * 2),
+        prefill_len=host([len(PROMPT)] * 2), total_len=None)
+    proc = ThinkingBudgetLogitsProcessor(SimpleNamespace(model_config=None), req_states)
+    proc.v2.markers.markers = SINGLE
+    assert proc.add_request(0, SamplingParams(max_tokens=10, extra_args={"answer_reserve": 3}))
+    assert not proc.add_request(1, SamplingParams(max_tokens=10, extra_args={"answer_reserve": 0}))
+    length = len(PROMPT)
+    for _ in range(10):
+        order = np.array([1, 0], dtype=np.int64)
+        lens = np.array([length, length], dtype=np.int32)
+        ctx = LogitsContext(
+            expanded_idx_mapping=torch.from_numpy(order), idx_mapping=torch.from_numpy(order),
+            idx_mapping_np=order, expanded_local_pos=torch.zeros(2, dtype=torch.int64),
+            input_ids=tokens[order, length - 1], pos=torch.from_numpy(lens - 1),
+            seq_lens_upper_bound_np=lens)
+        logits = torch.zeros(2, VOCAB)
+        logits[:, WORD] = 5.0
+        sampled = proc.apply(logits, ctx).argmax(dim=-1)
+        tokens[order, length] = sampled.to(torch.int32)
+        length += 1
+    assert tokens[0, len(PROMPT):length].tolist() == [WORD] * 4 + [NL, 2, NL2] + [WORD] * 3
+    assert tokens[1, len(PROMPT):length].tolist() == [WORD] * 10
+    assert not proc.v2.budgeted[0] and 0 not in proc.v2.slots  # closed: no more work
+
+
 def test_no_budgeted_request_means_no_work():
     req_states = SimpleNamespace(max_num_reqs=4)
     proc = ThinkingBudgetLogitsProcessor(

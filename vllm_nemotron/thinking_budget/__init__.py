@@ -1,4 +1,5 @@
-"""Thinking budget: a per-request cap on reasoning tokens, enforced in one pass on the server.
+"""Thinking budget: a per-request cap on reasoning tokens, enforced in one pass on the server,
+and the answer reserve that keeps room for the answer in every thinking request.
 
 Entry point `vllm.logits_processors` -> `ThinkingBudgetLogitsProcessor`; also loadable with
 `--logits-processors vllm_nemotron.thinking_budget:ThinkingBudgetLogitsProcessor`.
@@ -6,6 +7,8 @@ Entry point `vllm.logits_processors` -> `ThinkingBudgetLogitsProcessor`; also lo
     params.py      the request's options (`vllm_xargs`), validated in the API server
     markers.py     the served tokenizer's tags and forced end sequences
     machine.py     one request's state machine (pure: output token ids in, forced token out)
+    reserve.py     the answer reserve: every thought closes in time for an answer before
+                   max_tokens (docs/answer-reserve.md)
     forcing.py     asks every budgeted row, then forces the batch in one write
     v1.py, v2.py   adapters for vLLM's two model runners; processor.py picks one
     runners.py     what a runner will do with the processor (the load-time warning)

@@ -59,6 +59,7 @@ from vllm_nemotron.thinking_budget.params import (
     grace_key,
     is_no_budget,
 )
+from vllm_nemotron.thinking_budget.reserve import server_reserve
 
 logger = init_logger(__name__)
 
@@ -189,9 +190,10 @@ def default_budget() -> int | None:
 
 
 def check_environment() -> None:
-    """Read and check both variables now; raises ValueError naming a bad one."""
+    """Read and check the knobs' variables now; raises ValueError naming a bad one."""
     effort_budgets()
     default_budget()
+    server_reserve()
 
 
 def requested_effort(request: Any) -> str | None:

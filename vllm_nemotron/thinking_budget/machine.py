@@ -6,6 +6,10 @@ Everything is derived from the request's output token ids (plus whether the prom
     not thinking -> thinking (free for `budget` tokens) -> grace (until a line/sentence ends, at
     most `grace` tokens) -> forcing the end sequence token by token -> closed (no-op)
 
+`budget` and `grace` are decided where thinking begins: the request's own, or the answer
+reserve's landing when that is earlier (reserve.py: the thought must leave room for the answer
+before `max_tokens`).
+
 Without `<think>` left open by the prompt, only an output that opens with `<think>` thinks. The
 model closes thinking itself with `</think>` or by opening a tool call. The end sequence is
 "\n</think>\n\n", or only "\n</think>" when a grammar constrains the answer: the grammar owns
@@ -26,8 +30,13 @@ from __future__ import annotations
 import copy
 from collections.abc import Sequence
 
+from vllm.logger import init_logger
+
 from vllm_nemotron.thinking_budget.markers import ThinkingMarkers, ends_with
 from vllm_nemotron.thinking_budget.params import BudgetParams
+from vllm_nemotron.thinking_budget.reserve import Landing, landing, thought_cap
+
+logger = init_logger(__name__)
 
 UNKNOWN = -1
 
@@ -37,25 +46,41 @@ class ThinkingTrack:
 
     def __init__(self, markers: ThinkingMarkers, params: BudgetParams, opened_in_prompt: bool):
         self.markers = markers
-        self.budget = params.budget
-        self.grace = params.grace
+        self.params = params
         self.opened_in_prompt = opened_in_prompt
         self.end_sequence = markers.closing_sequence if params.structured else markers.end_sequence
         self.closers = (markers.close, *markers.tool_starts)  # how the model itself closes
         self.forced: dict[int, int] = {}  # position -> token this track forced there
+        self.logged = False
         self._reset()
 
     def fork(self) -> ThinkingTrack:
         """An independent copy, to ask about a continuation that may be thrown away."""
         twin = copy.copy(self)
         twin.forced = dict(self.forced)
+        twin.logged = True  # the request's own track says it, once
         return twin
 
     def _reset(self) -> None:
-        self.think_start: int | None = 0 if self.opened_in_prompt else None
+        self.think_start: int | None = None
         self.closed = False
+        if self.opened_in_prompt:
+            self._open(0)
         self.grace_end: int | None = None  # first forced position, once a line end decided it
         self.scanned = 0  # output positions [0, scanned) are folded into the state above
+
+    def _open(self, think_start: int) -> None:
+        """Thinking began at output position `think_start`: decide where it lands, from the
+        request's own budget and the answer reserve's cap (reserve.py)."""
+        self.think_start = think_start
+        p = self.params
+        cap = None if p.max_tokens is None or not p.reserve else thought_cap(
+            p.max_tokens, p.reserve, len(self.end_sequence), think_start)
+        land = landing(p.budget, p.grace, cap)
+        if land is None:  # nothing to enforce (track_params never builds such a track)
+            self.closed = True
+            land = Landing(0, 0, False)
+        self.budget, self.grace, self.by_reserve = land
 
     def _token(self, output_ids: Sequence[int], pos: int) -> int:
         token = output_ids[pos]
@@ -81,7 +106,9 @@ class ThinkingTrack:
                 if end < len(m.start):
                     continue
                 if ends_with(self._window(output_ids, end, len(m.start)), len(m.start), m.start):
-                    self.think_start = end
+                    self._open(end)
+                    if self.closed:
+                        break
                     continue
                 self.closed = True  # it never opened: nothing to budget
                 break
@@ -126,6 +153,13 @@ class ThinkingTrack:
         done = next(k for k in range(len(tail), -1, -1)
                     if tuple(tail[len(tail) - k:]) == end_seq[:k])
         token = end_seq[done]
+        if not self.logged:
+            self.logged = True
+            logger.debug("thinking budget: closing a thought after %d tokens, by %s "
+                         "(budget %d, grace %d, max_tokens %s, answer reserve %d)",
+                         n - self.think_start, "the answer reserve" if self.by_reserve
+                         else "its budget", self.budget, self.grace, self.params.max_tokens,
+                         self.params.reserve)
         self.forced[n] = token
         for old in [p for p in self.forced if p < n - len(end_seq)]:
             del self.forced[old]

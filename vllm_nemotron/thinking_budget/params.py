@@ -29,12 +29,15 @@ MAX_GRACE = 4096
 
 @dataclass(frozen=True)
 class BudgetParams:
-    """A request's reasoning-token budget, its grace to finish the line, and whether a grammar
-    constrains its answer (then nothing may be forced after `</think>`)."""
+    """A request's reasoning-token budget (None: none of its own), its grace to finish the line,
+    whether a grammar constrains its answer (then nothing may be forced after `</think>`), and
+    its output limit and answer reserve (reserve.py; 0: off)."""
 
-    budget: int
+    budget: int | None
     grace: int = DEFAULT_GRACE
     structured: bool = False
+    max_tokens: int | None = None
+    reserve: int = 0
 
 
 def checked_int(name: str, value: object, limit: int) -> int:

@@ -18,7 +18,7 @@ from vllm.v1.sample.logits_processor.interface import LogitsProcessor as V1Logit
 from vllm.v1.worker.gpu.sample.logits_processor import LogitsContext
 from vllm.v1.worker.gpu.sample.logits_processor import LogitsProcessor as V2LogitsProcessor
 
-from vllm_nemotron.thinking_budget.params import budget_params
+from vllm_nemotron.thinking_budget.reserve import track_params
 
 if TYPE_CHECKING:
     from vllm.config import VllmConfig
@@ -39,7 +39,8 @@ class ThinkingBudgetLogitsProcessor(V2LogitsProcessor, V1LogitsProcessor):
     """Per-request cap on reasoning tokens: `vllm_xargs={"thinking_budget": N}`.
 
     After N reasoning tokens (plus up to `thinking_budget_grace` tokens to finish the line) it
-    forces "\\n</think>\\n\\n" token by token; requests without a budget are untouched.
+    forces "\\n</think>\\n\\n" token by token. Every thinking request is also closed in time to
+    leave its answer reserve before `max_tokens` (reserve.py); other requests are untouched.
     """
 
     def __init__(self, vllm_config: VllmConfig, *runner_args: Any):
@@ -59,7 +60,7 @@ class ThinkingBudgetLogitsProcessor(V2LogitsProcessor, V1LogitsProcessor):
 
     @classmethod
     def validate_params(cls, sampling_params: SamplingParams) -> None:
-        budget_params(sampling_params)
+        track_params(sampling_params)
 
     # V1 interface
     def is_argmax_invariant(self) -> bool:

@@ -43,5 +43,6 @@ def warn_if_dropped(vllm_config: VllmConfig) -> None:
     logger.warning_once(
         "thinking_budget is NOT enforced on this server: with speculative decoding, vLLM's V1 "
         "model runner loads no logits-processor plugin, so requests with "
-        "vllm_xargs.thinking_budget are served without a budget. Use Model Runner V2 (the "
-        "default on GPU builds) or serve without --speculative-config.")
+        "vllm_xargs.thinking_budget are served without a budget, and no thought is closed "
+        "to leave its answer reserve. Use Model Runner V2 (the default on GPU builds) or "
+        "serve without --speculative-config.")

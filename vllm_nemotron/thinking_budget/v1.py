@@ -8,6 +8,7 @@ machine reads the tokens directly; rows are batch indices, kept in step by vLLM'
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import torch
@@ -19,7 +20,7 @@ from vllm.v1.sample.logits_processor.interface import BatchUpdate
 from vllm_nemotron.thinking_budget.forcing import force_budgets
 from vllm_nemotron.thinking_budget.machine import ThinkingTrack
 from vllm_nemotron.thinking_budget.markers import PROMPT_TAIL, LazyMarkers, prompt_opens_thinking
-from vllm_nemotron.thinking_budget.params import budget_params
+from vllm_nemotron.thinking_budget.reserve import track_params
 from vllm_nemotron.thinking_budget.runners import FQCN, sees_placeholders
 
 if TYPE_CHECKING:
@@ -37,7 +38,11 @@ class V1ThinkingBudget:
 
     def _new_track(self, params: SamplingParams, prompt_ids: list[int] | None,
                    output_ids: list[int]) -> tuple[ThinkingTrack, list[int]] | None:
-        budget = budget_params(params)
+        budget = track_params(params)
+        if self.count_only and budget is not None and budget.reserve:
+            # Blind to the model's own `</think>`, the reserve would force a second one into
+            # every answer: only a budget the request asked for is enforced here.
+            budget = None if budget.budget is None else replace(budget, reserve=0)
         if budget is None:
             return None
         if self.count_only and not self.warned:
@@ -64,5 +69,10 @@ class V1ThinkingBudget:
     def apply(self, logits: torch.Tensor) -> torch.Tensor:
         if not self.tracks:
             return logits
-        return force_budgets(logits, ((row, track, output_ids)
-                                      for row, (track, output_ids) in self.tracks.items()))
+        force_budgets(logits, ((row, track, output_ids)
+                               for row, (track, output_ids) in self.tracks.items()))
+        # A closed thought stays closed (a preempted request comes back as a new one): drop its
+        # track, so a request costs nothing once its thinking is over.
+        for row in [row for row, (track, _) in self.tracks.items() if track.closed]:
+            del self.tracks[row]
+        return logits

@@ -21,7 +21,8 @@ from vllm.v1.worker.gpu.sample.logits_processor import LogitsContext, LogitsProc
 from vllm_nemotron.thinking_budget.forcing import force_budgets
 from vllm_nemotron.thinking_budget.machine import ThinkingTrack
 from vllm_nemotron.thinking_budget.markers import PROMPT_TAIL, LazyMarkers, prompt_opens_thinking
-from vllm_nemotron.thinking_budget.params import BudgetParams, budget_params
+from vllm_nemotron.thinking_budget.params import BudgetParams
+from vllm_nemotron.thinking_budget.reserve import track_params
 
 if TYPE_CHECKING:
     from vllm.config import VllmConfig
@@ -62,7 +63,7 @@ class V2ThinkingBudget:
         self.slots: dict[int, _Slot] = {}
 
     def add_request(self, req_idx: int, sampling_params: SamplingParams) -> bool:
-        budget = budget_params(sampling_params)
+        budget = track_params(sampling_params)
         self.slots.pop(req_idx, None)
         self.budgeted[req_idx] = budget is not None
         if budget is not None:
@@ -139,7 +140,16 @@ class V2ThinkingBudget:
         batch_pos = np.flatnonzero(self.budgeted[ctx.idx_mapping_np])
         if batch_pos.size == 0:
             return logits  # nothing budgeted: no work at all
-        return force_budgets(logits, self._asks(self._fetch(ctx, batch_pos)))
+        fetched = self._fetch(ctx, batch_pos)
+        force_budgets(logits, self._asks(fetched))
+        # A closed thought stays closed: stop mirroring the request, so it costs nothing more
+        # (every thinking request has a track, for its answer reserve).
+        for item in fetched:
+            track = self.slots[item.slot].track
+            if track is not None and track.closed:
+                self.budgeted[item.slot] = False
+                del self.slots[item.slot]
+        return logits
 
     def _asks(self, fetched: list[_Fetched]) -> Iterator[tuple[int, ThinkingTrack, Sequence[int]]]:
         """(row, track, output ids) per row; row k asks about the output after the k-th draft."""
