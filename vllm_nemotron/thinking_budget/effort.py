@@ -256,10 +256,9 @@ def apply_thinking_knobs(request: Request) -> Request:
     """Give the request the budget `request_budget` decides, as `vllm_xargs.thinking_budget`
     (in place, as vLLM keeps using the same request object), and return the request.
 
-    Our own `vllm_xargs` options are checked here too, as the processor would: this runs in
-    the API server before any work starts, so a bad one is a 400 on streamed requests as well.
+    The `vllm_xargs` the processor will read are checked here too, with its rules: this runs
+    in the API server before any work starts, so a bad one is a 400 on streamed requests too.
     """
-    check_xargs(_xargs(request))
     for name, read in IGNORED_KNOBS.items():
         if read(request) is not None:
             logger.warning_once(
@@ -275,6 +274,7 @@ def apply_thinking_knobs(request: Request) -> Request:
             budget, xargs = within(budget, xargs)
         xargs[BUDGET_KEY] = budget
         request.vllm_xargs = xargs  # type: ignore[attr-defined]
+    check_xargs(_xargs(request))
     return request
 
 
