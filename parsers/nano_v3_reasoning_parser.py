@@ -46,7 +46,6 @@ from typing import Any
 
 from vllm.entrypoints.generate.base.protocol import DeltaMessage
 from vllm.exceptions import VLLMValidationError
-from vllm.parser.abstract_parser import DelegatingParser, Parser
 from vllm.parser.engine.events import EventType, SemanticEvent
 from vllm.reasoning.abs_reasoning_parsers import ReasoningParser, ReasoningParserManager
 from vllm.tool_parsers.utils import partial_tag_overlap
@@ -564,7 +563,7 @@ class LlamaNemotronThinkingReasoningParser(_ThinkReasoningParser):
         return Mode.START
 
 
-def _show_prompt_to_reasoning_parser(self: DelegatingParser, prompt_token_ids: Any) -> None:
+def _show_prompt_to_reasoning_parser(self: Any, prompt_token_ids: Any) -> None:
     """vLLM 0.32 hands the rendered prompt to the request's parser before parsing a whole
     output, but its `DelegatingParser` drops it; with `include_reasoning: false` it never asks
     `is_reasoning_end` either, so ours could not tell an answer after a closed think block (e.g.
@@ -576,9 +575,14 @@ def _show_prompt_to_reasoning_parser(self: DelegatingParser, prompt_token_ids: A
 
 def _register() -> None:
     """Eager registration, so the file also works as a drop-in plugin (same classes either way)."""
-    if "set_prompt_token_ids" not in vars(DelegatingParser) \
-            and DelegatingParser.set_prompt_token_ids is Parser.set_prompt_token_ids:
-        DelegatingParser.set_prompt_token_ids = _show_prompt_to_reasoning_parser  # type: ignore
+    try:
+        from vllm.parser.abstract_parser import DelegatingParser, Parser
+    except ImportError:  # pragma: no cover - a vLLM that moved it has its own way
+        pass
+    else:
+        if "set_prompt_token_ids" not in vars(DelegatingParser) \
+                and DelegatingParser.set_prompt_token_ids is Parser.set_prompt_token_ids:
+            DelegatingParser.set_prompt_token_ids = _show_prompt_to_reasoning_parser  # type: ignore
     ReasoningParserManager.register_module(name="nano_v3", module=NanoV3ReasoningParser)
     ReasoningParserManager.register_module(name="super_v3", module=NanoV3ReasoningParser)
     ReasoningParserManager.register_module(name="ultra_v3", module=NanoV3ReasoningParser)
