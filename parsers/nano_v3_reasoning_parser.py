@@ -45,6 +45,7 @@ from enum import Enum
 from typing import Any
 
 from vllm.entrypoints.generate.base.protocol import DeltaMessage
+from vllm.exceptions import VLLMValidationError
 from vllm.parser.engine.events import EventType, SemanticEvent
 from vllm.reasoning.abs_reasoning_parsers import ReasoningParser, ReasoningParserManager
 from vllm.tool_parsers.utils import partial_tag_overlap
@@ -63,7 +64,10 @@ LLAMA_NEMOTRON_TOOL_STARTS = ("<TOOLCALL>",)
 # the grammar covers the output from its first token. vLLM builds both of a request's parser
 # instances (the API server's, and the engine's structured-output gate) from those kwargs, so
 # both read the output as content from the start. vLLM 0.32's Responses API has no other way
-# to start a grammar at the first token.
+# to start a grammar at the first token. The same key in `vllm_xargs` tells the thinking-budget
+# processor (vllm_nemotron.thinking_budget.params) to force nothing into such a request, and
+# proves that the kwarg is ours: a client that sends the kwarg alone gets a 400 (it would make
+# the parsers and the engine disagree), one in `vllm_xargs` alone is dropped.
 GRAMMAR_FROM_START = "vllm_nemotron_grammar_from_first_token"
 
 
@@ -219,11 +223,13 @@ class _ThinkReasoningParser(ReasoningParser):
     def __init__(self, tokenizer: Any, *args: Any, **kwargs: Any) -> None:
         super().__init__(tokenizer, *args, **kwargs)
         template_kwargs = kwargs.get("chat_template_kwargs") or {}
-        self.enable_thinking: bool | None = template_kwargs.get("enable_thinking")
+        enable_thinking = template_kwargs.get("enable_thinking")
+        # Off as the chat templates read it: any false value (False, 0, ""), not only False.
+        self.thinking_off = enable_thinking is not None and not enable_thinking
         self.grammar_from_start = template_kwargs.get(GRAMMAR_FROM_START) is True
         # An empty answer becomes the thought (in-tree `nemotron_v3` does the same).
         self.force_content = bool(
-            template_kwargs.get("force_nonempty_content") is True or self.enable_thinking is False
+            template_kwargs.get("force_nonempty_content") is True or self.thinking_off
         )
         self.start_token_id = self.vocab.get(THINK_START)
         self.end_token_id = self.vocab.get(THINK_END)
@@ -262,7 +268,7 @@ class _ThinkReasoningParser(ReasoningParser):
     def _start_mode(self, prompt_ids: Sequence[int] | None) -> Mode:
         if self.grammar_from_start:
             return Mode.CONTENT  # the grammar owns every output token: no think block
-        if self.enable_thinking is not False:
+        if not self.thinking_off:
             return self._start_after_prompt(prompt_ids)
         if prompt_ids is not None and self._prompt_tag_state(prompt_ids) is Mode.REASONING:
             # The template ignored enable_thinking and opened `<think>` (Nano-9B-v2's own
@@ -295,6 +301,8 @@ class _ThinkReasoningParser(ReasoningParser):
     # --- non-streaming ----------------------------------------------------------------
 
     def extract_reasoning(self, model_output: str, request: Any) -> tuple[str | None, str | None]:
+        if _answer_from_start(request):
+            return None, model_output or None  # the grammar wrote all of it: no think block
         splitter = self._new_splitter()
         reasoning, content = _split(splitter.feed(model_output) + splitter.finish())
         if self.force_content and not content.strip() and reasoning:
@@ -321,8 +329,12 @@ class _ThinkReasoningParser(ReasoningParser):
         return self._stream is not None and self._stream.confirmed
 
     def get_streaming_fallback_content(self, text: str, request: Any) -> str | None:
-        """At the end of a stream still in reasoning: the thought, when it must be the answer."""
-        return self._streamer().fallback_content()
+        """At the end of a stream still in reasoning: the thought, when it must be the answer
+        (also when the grammar wrote all of it: the streaming parser cannot see the request)."""
+        stream = self._streamer()
+        if _answer_from_start(request):
+            stream.force_content = True
+        return stream.fallback_content()
 
     def finish_streaming(self) -> DeltaMessage | None:
         return None if self._stream is None else self._stream.finish()
@@ -330,15 +342,17 @@ class _ThinkReasoningParser(ReasoningParser):
     # --- request ----------------------------------------------------------------------
 
     def adjust_request(self, request: Any) -> Any:
+        _refuse_internal_state(request)
         if apply_thinking_knobs is not None:
             request = apply_thinking_knobs(request)
         tags = [t for t in (self.start_token_id, self.end_token_id) if t is not None]
         if any(self.model_tokenizer.decode([t], skip_special_tokens=True) == "" for t in tags):
             # Tags that are special tokens would be stripped from the text before we see it.
             request.skip_special_tokens = False
-        if self.enable_thinking is False and _is_structured(request):
-            # Thinking is off, so the grammar covers the output from its first token (and
-            # forbids a think block).
+        if _is_structured(request) and (self.thinking_off or _answer_from_start(request)):
+            # Thinking is off, or vLLM constrains from the first token anyway (chat completions
+            # with include_reasoning false): the grammar covers the whole output (and forbids a
+            # think block).
             _grammar_covers_the_whole_output(request)
         return request
 
@@ -479,14 +493,40 @@ def _is_structured(request: Any) -> bool:
     return bool(getattr(request, "tools", None)) and forced
 
 
+def _answer_from_start(request: Any) -> bool:
+    """Whether vLLM constrains this request's output from its first token whatever the prompt
+    says, so that all of it is the answer: a grammar on chat completions with
+    `include_reasoning: false` (vLLM's rule in `resolve_reasoning_ended`)."""
+    return (getattr(request, "include_reasoning", True) is False
+            and callable(getattr(request, "resolve_reasoning_ended", None))
+            and _is_structured(request))
+
+
+def _refuse_internal_state(request: Any) -> None:
+    """A client must not set the plugin's marker (see GRAMMAR_FROM_START): the kwarg alone is a
+    400, the `vllm_xargs` key alone is dropped; both together are ours, from an earlier pass
+    over the same request (vLLM renders a Responses request again for each built-in tool turn)."""
+    kwargs = getattr(request, "chat_template_kwargs", None) or {}
+    xargs = getattr(request, "vllm_xargs", None) or {}
+    if GRAMMAR_FROM_START in kwargs and GRAMMAR_FROM_START not in xargs:
+        name = f"chat_template_kwargs.{GRAMMAR_FROM_START}"
+        raise VLLMValidationError(f"{name} is set by the server only; remove it",
+                                  parameter=name, value=kwargs[GRAMMAR_FROM_START])
+    if GRAMMAR_FROM_START in xargs and GRAMMAR_FROM_START not in kwargs:
+        request.vllm_xargs = {k: v for k, v in xargs.items() if k != GRAMMAR_FROM_START}
+
+
 def _grammar_covers_the_whole_output(request: Any) -> None:
     """Tell vLLM to constrain from the first generated token: its own hook for parsers whose
     grammar already covers reasoning (chat completions; Responses from vLLM 0.33), and our
-    kwarg, which the engine's structured-output gate reads on every API (GRAMMAR_FROM_START)."""
+    kwarg, which the engine's structured-output gate reads on every API (GRAMMAR_FROM_START).
+    The same key in `vllm_xargs` tells the thinking-budget processor to force nothing."""
     if "_grammar_from_parser" in getattr(type(request), "__private_attributes__", {}):
         request._grammar_from_parser = True
     request.chat_template_kwargs = {**(request.chat_template_kwargs or {}),
                                     GRAMMAR_FROM_START: True}
+    if hasattr(request, "vllm_xargs"):
+        request.vllm_xargs = {**(request.vllm_xargs or {}), GRAMMAR_FROM_START: True}
 
 
 class NanoV3ReasoningParser(_ThinkReasoningParser):
@@ -523,8 +563,26 @@ class LlamaNemotronThinkingReasoningParser(_ThinkReasoningParser):
         return Mode.START
 
 
+def _show_prompt_to_reasoning_parser(self: Any, prompt_token_ids: Any) -> None:
+    """vLLM 0.32 hands the rendered prompt to the request's parser before parsing a whole
+    output, but its `DelegatingParser` drops it; with `include_reasoning: false` it never asks
+    `is_reasoning_end` either, so ours could not tell an answer after a closed think block (e.g.
+    `enable_thinking: 0`, a `<think></think>` prefill) from a thought. Passed on to ours only."""
+    reasoning_parser = getattr(self, "_reasoning_parser", None)
+    if isinstance(reasoning_parser, _ThinkReasoningParser):
+        reasoning_parser.set_prompt_token_ids(prompt_token_ids)
+
+
 def _register() -> None:
     """Eager registration, so the file also works as a drop-in plugin (same classes either way)."""
+    try:
+        from vllm.parser.abstract_parser import DelegatingParser, Parser
+    except ImportError:  # pragma: no cover - a vLLM that moved it has its own way
+        pass
+    else:
+        if "set_prompt_token_ids" not in vars(DelegatingParser) \
+                and DelegatingParser.set_prompt_token_ids is Parser.set_prompt_token_ids:
+            DelegatingParser.set_prompt_token_ids = _show_prompt_to_reasoning_parser  # type: ignore
     ReasoningParserManager.register_module(name="nano_v3", module=NanoV3ReasoningParser)
     ReasoningParserManager.register_module(name="super_v3", module=NanoV3ReasoningParser)
     ReasoningParserManager.register_module(name="ultra_v3", module=NanoV3ReasoningParser)

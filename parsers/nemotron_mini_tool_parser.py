@@ -17,8 +17,8 @@ is the block's body without `<toolcall>`, and this parser reads it as such, stre
 Each block is short, so it is held until it closes and then parsed once: every call goes
 out whole (name and arguments in one delta), and streaming equals non-streaming for every
 input and chunking. Only the new text of each delta is scanned (linear cost). Events are
-vLLM's parser-engine vocabulary (`SemanticEvent`). Self-contained (imports only vLLM), so the
-file also works as `--tool-parser-plugin .../nemotron_mini_tool_parser.py`.
+vLLM's parser-engine vocabulary (`SemanticEvent`). Self-contained (imports only vLLM and its
+jsonschema), so the file also works as `--tool-parser-plugin .../nemotron_mini_tool_parser.py`.
 """
 
 from __future__ import annotations
@@ -28,7 +28,10 @@ import re
 from collections.abc import Sequence
 from typing import Any, cast
 
+from jsonschema.exceptions import SchemaError
+from jsonschema.validators import validator_for
 from vllm.entrypoints.generate.base import protocol
+from vllm.exceptions import VLLMValidationError
 from vllm.parser.engine.events import EventType, SemanticEvent
 from vllm.renderers.chat_utils import make_tool_call_id
 from vllm.sampling_params import StructuredOutputsParams
@@ -199,9 +202,9 @@ def _content(events: list[SemanticEvent]) -> str:
     return "".join(e.value for e in events if e.type is EventType.TEXT_CHUNK)
 
 
-def forced_call_schema(request: Any) -> dict | None:
-    """vLLM's call-list JSON schema when the request forces a call (`tool_choice` "required",
-    or a named function: one call of it), else None."""
+def _forced_tools(request: Any) -> list[Any] | None:
+    """The tools a forced call may use (`tool_choice` "required", or a named function), or
+    None when the request forces no call."""
     tool_choice = getattr(request, "tool_choice", None)  # vLLM's own tests pass no request
     if tool_choice in (None, "none", "auto") or not request.tools:
         return None
@@ -211,8 +214,34 @@ def forced_call_schema(request: Any) -> dict | None:
         if name is None:  # e.g. the Responses API's allowed_tools: not a forced call
             return None
         tools = [t for t in tools if getattr(t, "function", t).name == name]
-    parallel = request.parallel_tool_calls if tool_choice == "required" else False
+    return tools
+
+
+def forced_call_schema(request: Any) -> dict | None:
+    """vLLM's call-list JSON schema when the request forces a call (`tool_choice` "required",
+    or a named function: one call of it), else None."""
+    tools = _forced_tools(request)
+    if tools is None:
+        return None
+    parallel = request.parallel_tool_calls if request.tool_choice == "required" else False
     return cast(dict, get_json_schema_from_tools("required", tools, parallel))
+
+
+def check_forced_schemas(request: Any) -> None:
+    """A 400 naming the tool when a forced call's parameters are not a JSON schema: its grammar
+    is built from them, and vLLM would only find out in the engine, after a streamed response
+    had started (`/v1/messages` then answered `internal_error`)."""
+    for tool in _forced_tools(request) or ():
+        function = getattr(tool, "function", tool)
+        schema = getattr(function, "parameters", None)
+        if not isinstance(schema, dict):
+            continue  # no parameters: vLLM uses an empty object
+        try:
+            validator_for(schema).check_schema(schema)
+        except SchemaError as error:
+            raise VLLMValidationError(
+                f"tool {function.name!r}: its parameters are not a valid JSON schema "
+                f"({error.message})", parameter="tools", value=function.name) from None
 
 
 class NemotronMiniToolParser(ToolParser):
@@ -230,6 +259,7 @@ class NemotronMiniToolParser(ToolParser):
 
     def adjust_request(self, request: Any) -> Any:
         request = super().adjust_request(request)
+        check_forced_schemas(request)
         schema = forced_call_schema(request)
         if schema is not None:  # vLLM's own forced-call grammar, as vLLM sets it
             request.structured_outputs = StructuredOutputsParams(json=schema)

@@ -8,7 +8,25 @@ starts (API server, engine core, workers). Registration is lazy: vLLM receives
 
 from __future__ import annotations
 
+import os
+
 __version__ = "0.1.0"
+
+# Set to 1 to run vLLM as if the plugin were not installed (docs/without-the-plugin.md):
+# `register()` registers nothing and the thinking-budget processor, which vLLM loads from its
+# entry point whatever VLLM_PLUGINS says, passes every request through untouched.
+DISABLE_ENV = "VLLM_NEMOTRON_DISABLE"
+_ON, _OFF = frozenset({"1", "true", "yes", "on"}), frozenset({"", "0", "false", "no", "off"})
+
+
+def disabled() -> bool:
+    """Whether VLLM_NEMOTRON_DISABLE turns the whole plugin off (raises on a value that is
+    neither on nor off, so a typo does not silently keep it on)."""
+    value = os.environ.get(DISABLE_ENV, "").strip().lower()
+    if value not in _ON | _OFF:
+        raise ValueError(f"{DISABLE_ENV}: expected 1 or 0 (true/false, yes/no, on/off), "
+                         f"got {os.environ[DISABLE_ENV]!r}")
+    return value in _ON
 
 # architecture -> "module:Class" of our vLLM model class
 MODEL_CLASSES: dict[str, str] = {
@@ -77,7 +95,7 @@ def _log_like_vllm() -> None:
 def register() -> None:
     """Register every piece of the plugin with vLLM (idempotent)."""
     global _registered
-    if _registered:
+    if _registered or disabled():
         return
 
     import importlib

@@ -241,3 +241,24 @@ def test_responses_named_and_allowed_tools(tool, begin, end):
             "type": "allowed_tools", "mode": "required",
             "tools": [{"type": "function", "name": "f"}]}))
     assert allowed.structured_outputs is None
+
+
+@pytest.mark.parametrize("tool,begin,end", PARSERS)
+@CHOICES
+def test_a_forced_tool_with_an_invalid_schema_is_a_400_naming_it(tool, begin, end, tool_choice):
+    """Issue 24: the forced call's grammar is built from the tool's schema; an invalid one
+    must fail in the API server (a 400 before a stream starts), naming the tool."""
+    from vllm.entrypoints.openai.chat_completion.protocol import ChatCompletionRequest
+    from vllm.exceptions import VLLMValidationError
+
+    tools = [*TOOLS[:1], {"type": "function", "function": {"name": "g",
+                                                          "parameters": {"type": "odd"}}}]
+    req = ChatCompletionRequest(model="m", messages=[{"role": "user", "content": "hi"}],
+                                tools=tools, tool_choice=tool_choice)
+    with pytest.raises(VLLMValidationError, match="tool 'g'") as error:
+        make(CharTokenizer(), tool=tool).adjust_request(req)
+    assert error.value.parameter == "tools"
+    # a valid schema, or no call forced, passes
+    req = ChatCompletionRequest(model="m", messages=[{"role": "user", "content": "hi"}],
+                                tools=tools, tool_choice="auto")
+    make(CharTokenizer(), tool=tool).adjust_request(req)

@@ -333,3 +333,130 @@ def test_prompt_token_ids_from_vllm_033(tag_tokenizer, name):
     assert parser.extract_reasoning("Paris.</think>", None) == (None, "Paris.</think>")
     parser.set_prompt_token_ids(enc(OPEN))
     assert parser.extract_reasoning("Hmm.</think>Paris.", None) == ("Hmm.", "Paris.")
+
+
+# Issue 24 (a hostile or careless client): the faults the request fuzzer found in these parsers.
+
+@pytest.mark.parametrize("name", V3)
+@pytest.mark.parametrize("off", [False, 0, ""])
+def test_any_false_enable_thinking_is_thinking_off(name, off):
+    """The templates test `enable_thinking` for truth: 0 and "" close the think block too."""
+    got = non_streaming(CharTokenizer(), "Paris.", reasoning=name, enable_thinking=off)
+    assert (got.reasoning, got.content) == ("", "Paris.")
+
+
+@pytest.mark.parametrize("name", V3)
+@pytest.mark.parametrize("prompt,reasoning,content", [
+    (CLOSED, "", "Paris."),  # e.g. a `<think></think>` prefill with continue_final_message
+    (OPEN, "Paris.", ""),
+])
+def test_the_prompt_vllm_shows_before_a_whole_output_reaches_the_parser(
+        name, prompt, reasoning, content):
+    """vLLM 0.32 hands the prompt to the request's `DelegatingParser` before parsing a whole
+    output (and, with include_reasoning false, asks nothing else): ours must receive it."""
+    parser = make(CharTokenizer(), reasoning=name)
+    parser.set_prompt_token_ids(CharTokenizer().encode(prompt))
+    got, answer, _ = parser.parse("Paris.", _chat())
+    assert (got or "", answer or "") == (reasoning, content)
+
+
+def test_prompt_forwarding_reaches_only_our_parsers():
+    """Other reasoning parsers keep vLLM 0.32's behaviour (the prompt is not passed on)."""
+    seen = []
+
+    class Other:
+        def set_prompt_token_ids(self, ids):
+            seen.append(ids)
+
+    parser = make(CharTokenizer(), reasoning=NANO)
+    parser._reasoning_parser = Other()
+    parser.set_prompt_token_ids([1, 2, 3])
+    assert seen == []
+
+
+def _chat(**fields):
+    from vllm.entrypoints.openai.chat_completion.protocol import ChatCompletionRequest
+
+    return ChatCompletionRequest(model="m", messages=[{"role": "user", "content": "hi"}],
+                                 tools=TOOLS_, **fields)
+
+
+TOOLS_ = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
+JSON = {"response_format": {"type": "json_object"}}
+
+
+@pytest.mark.parametrize("name", V3)
+@pytest.mark.parametrize("structured", [JSON, {"tool_choice": "required"}])
+def test_include_reasoning_false_with_a_grammar_is_all_answer(name, structured):
+    """vLLM constrains such a chat request from its first token (`resolve_reasoning_ended`):
+    the parser reads all of the output as the answer (streamed: at the end, vLLM's fallback),
+    and marks the request so that the budget processor forces nothing into it."""
+    req = _chat(include_reasoning=False, vllm_xargs={"thinking_budget": 3}, **structured)
+    parser = make(CharTokenizer(), reasoning=name)
+    parser.adjust_request(req)
+    assert req.vllm_xargs == {"thinking_budget": 3, GRAMMAR_FROM_START: True}
+    assert req.resolve_reasoning_ended(parser, CharTokenizer().encode(OPEN)) is True
+    answer = '{"a": "b"}'
+    reasoning, content = parser.extract_reasoning(answer, req)
+    assert (reasoning, content) == (None, answer)
+    stream = make(CharTokenizer(), reasoning=name)
+    got = stream.parse_delta(answer, CharTokenizer().encode(answer), req,
+                             prompt_token_ids=CharTokenizer().encode(OPEN), finished=True)
+    assert got is not None and got.content == answer and not got.reasoning
+
+
+@pytest.mark.parametrize("name", V3)
+def test_include_reasoning_false_without_a_grammar_keeps_the_split(name):
+    req = _chat(include_reasoning=False)
+    parser = make(CharTokenizer(), reasoning=name)
+    parser.adjust_request(req)
+    assert GRAMMAR_FROM_START not in (req.vllm_xargs or {})
+    parser.set_prompt_token_ids(CharTokenizer().encode(OPEN))
+    assert parser.extract_reasoning("Hm.</think>Paris.", req) == ("Hm.", "Paris.")
+
+
+@pytest.mark.parametrize("name", V3)
+def test_a_client_cannot_set_the_internal_marker(name):
+    """The template kwarg alone would make the parsers and the engine read the output as an
+    answer while the budget processor still forces `</think>` into it: a 400 naming it."""
+    from vllm.exceptions import VLLMValidationError
+
+    req = _chat(chat_template_kwargs={GRAMMAR_FROM_START: True}, **JSON)
+    with pytest.raises(VLLMValidationError) as error:
+        make(CharTokenizer(), reasoning=name, **{GRAMMAR_FROM_START: True}).adjust_request(req)
+    assert error.value.parameter == f"chat_template_kwargs.{GRAMMAR_FROM_START}"
+    # in vllm_xargs alone it is dropped: the processor keeps the client's budget
+    req = _chat(vllm_xargs={GRAMMAR_FROM_START: True, "thinking_budget": 2})
+    make(CharTokenizer(), reasoning=name).adjust_request(req)
+    assert req.vllm_xargs == {"thinking_budget": 2}
+
+
+@pytest.mark.parametrize("name", V3)
+def test_the_marker_survives_a_second_pass(name):
+    """vLLM renders a Responses request again for each built-in tool turn (a copy of the
+    request, marker included): a second `adjust_request` accepts the server's own marker."""
+    req = _chat(chat_template_kwargs=OFF, **JSON)
+    make(CharTokenizer(), reasoning=name, **OFF).adjust_request(req)
+    kwargs = dict(req.chat_template_kwargs)
+    again = req.model_copy()
+    make(CharTokenizer(), reasoning=name, **kwargs).adjust_request(again)
+    assert again.chat_template_kwargs == kwargs
+    assert again.vllm_xargs == {GRAMMAR_FROM_START: True}
+
+
+@pytest.mark.parametrize("name", V3)
+@pytest.mark.parametrize("xargs,parameter", [
+    ({"thinking_budget": "x"}, "thinking_budget"),
+    ({"thinking_budget": 1 << 25}, "thinking_budget"),
+    ({"thinking_budget_grace": 2}, "thinking_budget_grace"),
+    ({"thinking_budget": 2, "thinking_budget_grace": 1, "thinking_budget_grace_period": 1},
+     "thinking_budget_grace_period"),
+])
+def test_bad_budget_options_fail_in_adjust_request(name, xargs, parameter):
+    """Where a streamed request can still be answered with a 400 (the processor's
+    `validate_params` runs only when the request reaches the engine client)."""
+    from vllm.exceptions import VLLMValidationError
+
+    with pytest.raises(VLLMValidationError) as error:
+        make(CharTokenizer(), reasoning=name).adjust_request(_chat(vllm_xargs=xargs))
+    assert error.value.parameter == parameter

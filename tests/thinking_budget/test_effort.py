@@ -409,3 +409,11 @@ def test_our_warnings_go_where_vllms_do(monkeypatch):
     theirs.handlers = [handler]  # vLLM configures its logging later
     logging.getLogger("vllm_nemotron.thinking_budget.effort").warning("lost?")
     assert [r.getMessage() for r in records] == ["lost?"]
+
+
+@pytest.mark.parametrize("effort", [[1], {"a": 1}, 3, None])
+def test_an_effort_that_is_not_a_string_reaches_the_template_unchanged(effort):
+    """Issue 24: `chat_template_kwargs: {"reasoning_effort": [1]}` was "unhashable type: 'list'"
+    (a 400 naming nothing); the plugin reads only a string effort there."""
+    kwargs = {"reasoning_effort": effort}
+    assert template_kwargs(kwargs) is kwargs

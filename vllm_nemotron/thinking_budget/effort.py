@@ -55,11 +55,12 @@ from vllm_nemotron.thinking_budget.params import (
     GRACE_KEY,
     MAX_BUDGET,
     MAX_GRACE,
+    check_xargs,
     checked_int,
     grace_key,
     is_no_budget,
 )
-from vllm_nemotron.thinking_budget.reserve import server_reserve
+from vllm_nemotron.thinking_budget.reserve import request_reserve, server_reserve
 
 logger = init_logger(__name__)
 
@@ -255,7 +256,11 @@ def within(ceiling: int, xargs: dict[str, Any]) -> tuple[int, dict[str, Any]]:
 
 def apply_thinking_knobs(request: Request) -> Request:
     """Give the request the budget `request_budget` decides, as `vllm_xargs.thinking_budget`
-    (in place, as vLLM keeps using the same request object), and return the request."""
+    (in place, as vLLM keeps using the same request object), and return the request.
+
+    The `vllm_xargs` the processor will read are checked here too, with its rules: this runs
+    in the API server before any work starts, so a bad one is a 400 on streamed requests too.
+    """
     for name, read in IGNORED_KNOBS.items():
         if read(request) is not None:
             logger.warning_once(
@@ -271,6 +276,8 @@ def apply_thinking_knobs(request: Request) -> Request:
             budget, xargs = within(budget, xargs)
         xargs[BUDGET_KEY] = budget
         request.vllm_xargs = xargs  # type: ignore[attr-defined]
+    check_xargs(_xargs(request))
+    request_reserve(_xargs(request), None)  # only the value: the limit is the engine's
     return request
 
 
@@ -281,7 +288,9 @@ def template_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
     Templates that do not read `low_effort` never see it (vLLM drops kwargs a template does
     not use)."""
     effort = kwargs.get("reasoning_effort")
-    if (LOW_EFFORT_KWARG in kwargs or effort not in LOW_EFFORTS
+    # A client may put anything in its template kwargs; an effort that is not a string (e.g.
+    # `[1]`) is not ours to judge: it reaches the template unchanged.
+    if (LOW_EFFORT_KWARG in kwargs or not isinstance(effort, str) or effort not in LOW_EFFORTS
             or thinking_off(kwargs, effort)):
         return kwargs
     return {**kwargs, LOW_EFFORT_KWARG: True}

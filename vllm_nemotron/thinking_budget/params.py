@@ -4,8 +4,14 @@ Clients send them as
 `extra_body={"vllm_xargs": {"thinking_budget": N, "thinking_budget_grace": G}}`. The names of
 NeMo's ThinkingBudgetLogitsProcessor (NVIDIA-NeMo/Nemotron `tools/budget`) work too: the same
 `thinking_budget`, with -1 for no budget, and `thinking_budget_grace_period` for the grace.
-Validation runs in the API server (via the processor's `validate_params`), so a bad value is an
-HTTP 400 that names the parameter, before any work starts.
+Validation runs in the API server, so a bad value is an HTTP 400 that names the parameter,
+before any work starts: the reasoning parsers' `adjust_request` calls `check_xargs` for chat
+completions and the Responses API (vLLM calls the processor's `validate_params` only when the
+request reaches the engine client, after a streamed response has already sent its 200).
+
+`GRAMMAR_FROM_START` in `extra_args` is set by the reasoning parser (never by a client: it
+strips the key) when vLLM constrains the output with a grammar from its first token: the
+grammar then owns every output token, so nothing may be forced and the request gets no budget.
 """
 
 from __future__ import annotations
@@ -25,6 +31,9 @@ DEFAULT_GRACE = 16
 # Larger values are certainly mistakes (no context window is this long).
 MAX_BUDGET = 1 << 24
 MAX_GRACE = 4096
+# Set by the reasoning parser, in the API server, when the grammar covers the whole output (the
+# same name as the chat-template kwarg that tells the parsers so).
+GRAMMAR_FROM_START = "vllm_nemotron_grammar_from_first_token"
 
 
 @dataclass(frozen=True)
@@ -66,9 +75,9 @@ def grace_key(extra: dict) -> str:
     return NEMO_GRACE_KEY if NEMO_GRACE_KEY in extra else GRACE_KEY
 
 
-def budget_params(sampling_params: SamplingParams) -> BudgetParams | None:
-    """The request's budget, or None when it asks for none; raises on invalid values."""
-    extra = sampling_params.extra_args or {}
+def check_xargs(extra: dict) -> tuple[int, int] | None:
+    """(budget, grace) that these `vllm_xargs` ask for, or None for no budget; raises a
+    `VLLMValidationError` naming the first invalid option."""
     grace_name = grace_key(extra)
     if BUDGET_KEY not in extra:
         if grace_name in extra:
@@ -79,7 +88,17 @@ def budget_params(sampling_params: SamplingParams) -> BudgetParams | None:
     if is_no_budget(extra[BUDGET_KEY]):
         return None
     budget = checked_int(BUDGET_KEY, extra[BUDGET_KEY], MAX_BUDGET)
-    grace = checked_int(grace_name, extra.get(grace_name, DEFAULT_GRACE), MAX_GRACE)
+    return budget, checked_int(grace_name, extra.get(grace_name, DEFAULT_GRACE), MAX_GRACE)
+
+
+def budget_params(sampling_params: SamplingParams) -> BudgetParams | None:
+    """The request's budget, or None when it asks for none or the grammar covers its whole
+    output; raises on invalid values."""
+    extra = sampling_params.extra_args or {}
+    checked = check_xargs(extra)
+    if checked is None or extra.get(GRAMMAR_FROM_START) is True:
+        return None
+    budget, grace = checked
     if getattr(sampling_params, "thinking_token_budget", None) is not None:
         raise VLLMValidationError(
             f"{BUDGET_KEY} and vLLM's native thinking_token_budget cannot be combined; "

@@ -18,6 +18,7 @@ from vllm.v1.sample.logits_processor.interface import LogitsProcessor as V1Logit
 from vllm.v1.worker.gpu.sample.logits_processor import LogitsContext
 from vllm.v1.worker.gpu.sample.logits_processor import LogitsProcessor as V2LogitsProcessor
 
+from vllm_nemotron import disabled
 from vllm_nemotron.thinking_budget.reserve import track_params
 
 if TYPE_CHECKING:
@@ -48,23 +49,25 @@ class ThinkingBudgetLogitsProcessor(V2LogitsProcessor, V1LogitsProcessor):
         _NEWEST[id(vllm_config)] = self
         self.v1: V1ThinkingBudget | None = None
         self.v2: V2ThinkingBudget | None = None
-        if len(runner_args) == 1:  # V2: (vllm_config, req_states)
+        self.off = disabled()  # VLLM_NEMOTRON_DISABLE: no adapter, every request untouched
+        if not self.off and len(runner_args) == 1:  # V2: (vllm_config, req_states)
             from vllm_nemotron.thinking_budget.v2 import V2ThinkingBudget
             self.v2 = V2ThinkingBudget(vllm_config, *runner_args)
-        else:  # V1: (vllm_config, device, is_pin_memory)
+        elif not self.off:  # V1: (vllm_config, device, is_pin_memory)
             from vllm_nemotron.thinking_budget.v1 import V1ThinkingBudget
             self.v1 = V1ThinkingBudget(vllm_config, *runner_args)
 
     def _enforcing(self) -> bool:
-        return _NEWEST.get(id(self.vllm_config)) is self
+        return not self.off and _NEWEST.get(id(self.vllm_config)) is self
 
     @classmethod
     def validate_params(cls, sampling_params: SamplingParams) -> None:
-        track_params(sampling_params)
+        if not disabled():
+            track_params(sampling_params)
 
     # V1 interface
     def is_argmax_invariant(self) -> bool:
-        return False  # forcing changes the greedy choice
+        return self.off  # forcing changes the greedy choice; switched off, it forces nothing
 
     def update_state(self, batch_update: BatchUpdate | None) -> None:
         if self.v1 is not None and self._enforcing():

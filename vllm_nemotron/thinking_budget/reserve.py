@@ -29,6 +29,7 @@ from vllm.sampling_params import SamplingParams
 
 from vllm_nemotron.thinking_budget.params import (
     DEFAULT_GRACE,
+    GRAMMAR_FROM_START,
     MAX_BUDGET,
     BudgetParams,
     budget_params,
@@ -119,6 +120,8 @@ def track_params(sampling_params: SamplingParams) -> BudgetParams | None:
     extra = sampling_params.extra_args or {}
     max_tokens = sampling_params.max_tokens
     reserve = request_reserve(extra, max_tokens)
+    if extra.get(GRAMMAR_FROM_START) is True:  # the grammar owns every token: nothing forced
+        return None
     if (not reserve or max_tokens is None
             or getattr(sampling_params, "thinking_token_budget", None) is not None):
         return own
