@@ -134,7 +134,8 @@ KNOWN: list[Known] = [
           lambda c, d: named_choice_tool_without_function(c.body) and "function" in d),
     Known("vllm: finish_reason tool_calls without a call when a stop sequence fires", "vLLM",
           frozenset({"broken-body"}),
-          lambda c, d: "without a tool call" in d and bool(c.body.get("stop"))),
+          lambda c, d: "without a tool call" in d and bool(c.body.get("stop"))
+          and c.body.get("tool_choice") not in (None, "auto", "none")),
     Known("vllm: CPU engine crash on a seeded request whose prefill spans steps", "vLLM",
           frozenset(), lambda c, d: "seed" in c.body and c.long_prompt, skip=True),
 ]

@@ -143,6 +143,8 @@ class Generator:
                  for f in self.rng.sample(FUNCTIONS, self.rng.randint(1, 3))]
         if self.chance(0.05):
             tools.append({"type": "function", "function": copy.deepcopy(ODD_SCHEMA)})
+        if self.chance(0.03):
+            tools.append({"type": "function"})  # no `function` at all
         return tools
 
     def messages(self, tools: bool) -> list[dict]:
@@ -301,7 +303,7 @@ class Generator:
             body["tools"] = self.chat_tools()
             choice = self.rng.choice(["omit", "auto", "none", "required", "named", "named"])
             if choice == "named":
-                name = self.rng.choice(body["tools"])["function"]["name"]
+                name = self.rng.choice(body["tools"][:1])["function"]["name"]
                 body["tool_choice"] = {"type": "function", "function": {"name": name}}
             elif choice != "omit":
                 body["tool_choice"] = choice
@@ -427,7 +429,8 @@ class Generator:
             ]
         if endpoint == "responses":
             options += [
-                (["max_output_tokens"], lambda b: b.update(max_output_tokens=-4)),
+                # vLLM's error names the engine's max_tokens, which this field becomes
+                (["max_output_tokens", "max_tokens"], lambda b: b.update(max_output_tokens=-4)),
                 (["effort", "reasoning"], lambda b: b.update(reasoning={"effort": "bogus"})),
             ]
         names, mutate = self.rng.choice(options)

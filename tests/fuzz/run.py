@@ -2,7 +2,7 @@
 
     python -m tests.fuzz.run --config json --seed 1 --count 3000
     python -m tests.fuzz.run --config qwen3 --minutes 5
-    python -m tests.fuzz.run --base-url http://127.0.0.1:8000/v1 --count 500   # a running server
+    python -m tests.fuzz.run --base-url http://127.0.0.1:8000 --count 500   # a running server
 
 Configurations (tiny Nemotron-H, Nemotron-3-Nano template, `nano_v3` reasoning parser, the
 thinking-budget processor from its entry point, the test-only scripted-output processor):
@@ -18,6 +18,7 @@ Run it under the shared engine lock on a shared machine:
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 import time
@@ -25,6 +26,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 import httpx
 
@@ -61,10 +63,17 @@ class Report:
     known_examples: dict[str, tuple[Outcome, str, str]] = field(default_factory=dict)
     crashes: list[list[Case]] = field(default_factory=list)  # the requests in flight
     sent: int = 0
+    seconds: float = 0.0  # spent sending (server start-up not included)
+    log: TextIO | None = None  # every outcome as a JSON line, when given
 
     def add(self, outcome: Outcome) -> None:
         self.sent += 1
         self.statuses[outcome.label] += 1
+        if self.log is not None:
+            self.log.write(json.dumps({
+                "path": outcome.case.path, "body": outcome.case.body, "status": outcome.label,
+                "seconds": round(outcome.seconds, 2), "findings": outcome.findings,
+                "reply": outcome.text[:2000]}, ensure_ascii=False) + "\n")
         for kind, detail in outcome.findings:
             if kind in known.INFORMATIONAL:
                 self.info[kind] += 1
@@ -79,7 +88,7 @@ class Report:
 
 def healthy(base_url: str) -> bool:
     try:
-        return httpx.get(base_url.removesuffix("/v1") + "/health", timeout=15).status_code == 200
+        return httpx.get(base_url + "/health", timeout=15).status_code == 200
     except httpx.HTTPError:
         return False
 
@@ -114,9 +123,11 @@ def run_cases(cases: list[Case], base_url: str, report: Report, *, concurrency: 
         batches += [rest[i:i + concurrency] for i in range(0, len(rest), concurrency)]
         batches.sort(key=lambda batch: batch[0].index)
         for number, batch in enumerate(batches):
+            start = time.monotonic()
             for outcomes in pool.map(one, batch):
                 for outcome in outcomes:
                     report.add(outcome)
+            report.seconds += time.monotonic() - start
             if not healthy(base_url):
                 report.crashes.append(batch)
                 return [c for later in batches[number + 1:] for c in later]
@@ -126,7 +137,7 @@ def run_cases(cases: list[Case], base_url: str, report: Report, *, concurrency: 
 
 
 def print_report(report: Report, out=sys.stdout) -> None:
-    print(f"\nsent {report.sent} requests; by status: " + ", ".join(
+    print(f"\nsent {report.sent} requests in {report.seconds:.0f} s; by status: " + ", ".join(
         f"{k}: {v}" for k, v in sorted(report.statuses.items())), file=out)
     for name, count in report.skipped.items():
         print(f"not sent (known: {name}): {count}", file=out)
@@ -157,13 +168,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="stop after this long (generates in rounds of --count)")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--timeout", type=float, default=90.0, help="seconds per request")
-    parser.add_argument("--base-url", default=None, help="use a running server instead")
+    parser.add_argument("--log", type=Path, default=None,
+                        help="write every request and its outcome to this file (JSON lines)")
+    parser.add_argument("--base-url", default=None,
+                        help="use a running server instead (e.g. http://127.0.0.1:8000)")
     args = parser.parse_args(argv)
 
     from tests.harness.server import OpenAIServer
 
     tool_parser = CONFIGS[args.config][0]
-    report = Report()
+    report = Report(log=args.log.open("w") if args.log else None)
     deadline = time.monotonic() + 60 * args.minutes if args.minutes else None
     seed, cases = args.seed, generate(args.seed, args.count, tool_parser)
     server = None
@@ -172,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.base_url is None and server is None:
                 server = OpenAIServer(build_model(), server_args(args.config)).start()
                 print(f"server up ({args.config})", file=sys.stderr)
-            base_url = args.base_url or server.base_url
+            base_url = args.base_url or server.url("")
             print(f"seed {seed}: {len(cases)} requests", file=sys.stderr)
             cases = run_cases(cases, base_url, report, concurrency=args.concurrency,
                               timeout=args.timeout, deadline=deadline)
