@@ -13,6 +13,7 @@ kind of finding). The fuzz test passes when every finding is in this table, so:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -99,6 +100,17 @@ def named_choice_tool_without_function(body: dict) -> bool:
         "function" not in t for t in body.get("tools") or [])
 
 
+def late_validated(body: dict) -> bool:
+    """A value vLLM checks only in the engine client, after a stream's 200: an out-of-vocabulary
+    `logit_bias` id, more than 20 `top_logprobs`, a grammar that does not compile."""
+    out_of_vocab = any(not str(k).isdigit() or int(k) >= 512  # the tiny tokenizer's vocab
+                       for k in (body.get("logit_bias") or {}))
+    regex = (body.get("structured_outputs") or {}).get("regex")
+    odd_schema = "odd" in json.dumps(body.get("text") or body.get("response_format") or {})
+    return (out_of_vocab or (body.get("top_logprobs") or 0) > 20 or regex == "(unclosed"
+            or odd_schema)
+
+
 FAILURE = frozenset({"5xx", "stream-error", "dropped"})
 
 KNOWN: list[Known] = [
@@ -128,7 +140,10 @@ KNOWN: list[Known] = [
     # --- vLLM's own (docs/vllm-failures.md); each has a strict xfail in test_fuzz.py
     Known("vllm: Responses stream drops the connection on a late validation error", "vLLM",
           frozenset({"dropped", "mismatch"}),
-          lambda c, d: c.endpoint == "responses" and c.stream),
+          lambda c, d: c.endpoint == "responses" and late_validated(c.body)),
+    Known("vllm: a streamed chat/completions request failing a late check is a 200 + error",
+          "vLLM", frozenset({"stream-error", "mismatch"}),
+          lambda c, d: c.endpoint in ("chat", "completions") and late_validated(c.body)),
     Known("vllm: 500 'function' for a named tool_choice with a tool lacking function", "vLLM",
           frozenset({"5xx"}),
           lambda c, d: named_choice_tool_without_function(c.body) and "function" in d),
@@ -136,6 +151,8 @@ KNOWN: list[Known] = [
           frozenset({"broken-body"}),
           lambda c, d: "without a tool call" in d and bool(c.body.get("stop"))
           and c.body.get("tool_choice") not in (None, "auto", "none")),
+    Known("vllm: a grammar that does not compile is a 400 naming no field", "vLLM",
+          frozenset({"unnamed-4xx"}), lambda c, d: "Grammar error" in d),
     Known("vllm: CPU engine crash on a seeded request whose prefill spans steps", "vLLM",
           frozenset(), lambda c, d: "seed" in c.body and c.long_prompt, skip=True),
 ]
@@ -160,6 +177,4 @@ def by_name(name: str) -> Known:
 
 
 def describe(body: Any) -> str:
-    import json
-
     return json.dumps(body, ensure_ascii=False)

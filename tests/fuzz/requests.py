@@ -408,8 +408,14 @@ class Generator:
                 (["structured_outputs", "regex"], lambda b: b.update(
                     structured_outputs={"regex": "(unclosed"})),
             ]
+        odd_schema = {"type": "odd"}
         if endpoint == "chat":
             options += [
+                (["top_logprobs", "logprobs"], lambda b: b.update(logprobs=True,
+                                                                  top_logprobs=50)),
+                (["response_format", "json_schema", "schema"], lambda b: b.update(
+                    response_format={"type": "json_schema", "json_schema": {
+                        "name": "answer", "schema": odd_schema}})),
                 (["tool_choice"], lambda b: b.update(tools=[{"type": "function",
                                                              "function": WEATHER}],
                                                      tool_choice={"type": "function",
@@ -432,6 +438,8 @@ class Generator:
                 # vLLM's error names the engine's max_tokens, which this field becomes
                 (["max_output_tokens", "max_tokens"], lambda b: b.update(max_output_tokens=-4)),
                 (["effort", "reasoning"], lambda b: b.update(reasoning={"effort": "bogus"})),
+                (["text", "format", "schema"], lambda b: b.update(text={"format": {
+                    "type": "json_schema", "name": "answer", "schema": odd_schema}})),
             ]
         names, mutate = self.rng.choice(options)
         mutate(body)
@@ -449,7 +457,7 @@ class Generator:
         long_prompt = False
         if self.chance(0.03):  # long enough to be prefilled over several engine steps
             long_prompt = True
-            filler = "The quick brown fox jumps over the lazy dog. " * 300
+            filler = "The quick brown fox jumps over the lazy dog. " * 180  # ~2400 tokens
             if endpoint == "chat" or endpoint == "messages":
                 body["messages"][0]["content"] = filler
             elif endpoint == "responses":
