@@ -453,7 +453,6 @@ class Generator:
             body["stream"] = True
             if endpoint in ("chat", "completions") and self.chance(0.5):
                 body["stream_options"] = {"include_usage": True}
-        invalid = self.break_it(endpoint, body) if self.chance(0.2) else []
         long_prompt = False
         if self.chance(0.03):  # long enough to be prefilled over several engine steps
             long_prompt = True
@@ -464,6 +463,7 @@ class Generator:
                 body["input"] = filler
             else:
                 body["prompt"] = filler
+        invalid = self.break_it(endpoint, body) if self.chance(0.2) else []
         return Case(index, endpoint, body, invalid, long_prompt)
 
 
