@@ -111,6 +111,11 @@ def late_validated(body: dict) -> bool:
             or odd_schema)
 
 
+def seeded_n(body: dict) -> bool:
+    """n > 1: the n copies of a prompt are prefilled together and may not fit one step."""
+    return isinstance(body.get("n"), int) and body["n"] > 1
+
+
 FAILURE = frozenset({"5xx", "stream-error", "dropped"})
 
 KNOWN: list[Known] = [
@@ -154,7 +159,8 @@ KNOWN: list[Known] = [
     Known("vllm: a grammar that does not compile is a 400 naming no field", "vLLM",
           frozenset({"unnamed-4xx"}), lambda c, d: "Grammar error" in d),
     Known("vllm: CPU engine crash on a seeded request whose prefill spans steps", "vLLM",
-          frozenset(), lambda c, d: "seed" in c.body and c.long_prompt, skip=True),
+          frozenset(), lambda c, d: "seed" in c.body and (c.long_prompt or seeded_n(c.body)),
+          skip=True),
 ]
 
 # Findings that describe the generator's guesses, not the server: counted, never failures.

@@ -74,6 +74,7 @@ class Report:
                 "path": outcome.case.path, "body": outcome.case.body, "status": outcome.label,
                 "seconds": round(outcome.seconds, 2), "findings": outcome.findings,
                 "reply": outcome.text[:2000]}, ensure_ascii=False) + "\n")
+            self.log.flush()
         for kind, detail in outcome.findings:
             if kind in known.INFORMATIONAL:
                 self.info[kind] += 1
