@@ -181,13 +181,15 @@ def main(argv: list[str] | None = None) -> int:
     report = Report(log=args.log.open("w") if args.log else None)
     deadline = time.monotonic() + 60 * args.minutes if args.minutes else None
     seed, cases = args.seed, generate(args.seed, args.count, tool_parser)
-    server = None
+    server: OpenAIServer | None = None
+    model = None if args.base_url else build_model()
     try:
         while cases:
-            if args.base_url is None and server is None:
-                server = OpenAIServer(build_model(), server_args(args.config)).start()
+            if model is not None and server is None:
+                server = OpenAIServer(model, server_args(args.config))
+                server.start()
                 print(f"server up ({args.config})", file=sys.stderr)
-            base_url = args.base_url or server.url("")
+            base_url = server.url("") if server is not None else args.base_url
             print(f"seed {seed}: {len(cases)} requests", file=sys.stderr)
             cases = run_cases(cases, base_url, report, concurrency=args.concurrency,
                               timeout=args.timeout, deadline=deadline)
