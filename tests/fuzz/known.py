@@ -153,9 +153,9 @@ KNOWN: list[Known] = [
           frozenset({"5xx"}),
           lambda c, d: named_choice_tool_without_function(c.body) and "function" in d),
     Known("vllm: finish_reason tool_calls without a call when a stop sequence fires", "vLLM",
-          frozenset({"broken-body"}),
-          lambda c, d: "without a tool call" in d and bool(c.body.get("stop"))
-          and c.body.get("tool_choice") not in (None, "auto", "none")),
+          frozenset({"broken-body", "mismatch"}),  # streamed says "stop", whole "tool_calls"
+          lambda c, d: ("without a tool call" in d or "'tool_calls')" in d)
+          and bool(c.body.get("stop")) and c.body.get("tool_choice") not in (None, "auto", "none")),
     Known("vllm: a grammar that does not compile is a 400 naming no field", "vLLM",
           frozenset({"unnamed-4xx"}), lambda c, d: "Grammar error" in d),
     Known("vllm: CPU engine crash on a seeded request whose prefill spans steps", "vLLM",

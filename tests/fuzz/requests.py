@@ -424,7 +424,8 @@ class Generator:
                 (["reasoning_effort"], lambda b: b.update(reasoning_effort="bogus")),
                 (["reasoning_effort", "chat_template_kwargs"], lambda b: b.setdefault(
                     "chat_template_kwargs", {}).update(reasoning_effort=[1])),
-                (["messages"], lambda b: b.update(messages=[])),
+                # vLLM: "... an empty conversation. Provide at least one message."
+                (["messages", "message"], lambda b: b.update(messages=[])),
                 (["thinking_token_budget"], lambda b: b.update(thinking_token_budget="x")),
             ]
         if endpoint == "messages":

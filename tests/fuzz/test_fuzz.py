@@ -23,7 +23,7 @@ from tests.harness.server import OpenAIServer
 
 pytestmark = pytest.mark.slow
 
-SEED, COUNT = 24, 100  # about 45 s of requests on the CPU server
+SEED, COUNT = 24, 300  # about 20 s of requests on the CPU server (and 15 s to start it)
 
 
 @pytest.fixture(scope="module")
