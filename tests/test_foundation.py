@@ -129,16 +129,14 @@ def test_offline_llm_runs_plugin_in_engine_and_worker_processes(tiny_hybrid, mon
 DEMO = os.path.join(os.path.dirname(PY), "vllm-nemotron")
 
 
-def start_demo(tmp_path, *args: str) -> tuple[subprocess.Popen, str]:
-    """The demo as a user runs it, its temporary folder under `tmp_path`; every process it
-    starts inherits a marker in its environment, so none can hide after the demo exits."""
+def start_demo(*args: str) -> tuple[subprocess.Popen, str]:
+    """The demo as a user runs it; every process it starts inherits a marker in its
+    environment, so none can hide after the demo exits."""
     marker = f"demo-test-{os.getpid()}-{time.monotonic_ns()}"
-    (tmp_path / "tmp").mkdir()
     proc = subprocess.Popen([DEMO, "demo", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True,
                             env={**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1",
-                                 "PYTHONUNBUFFERED": "1", "TMPDIR": str(tmp_path / "tmp"),
-                                 "VLLM_NEMOTRON_DEMO_TEST": marker})
+                                 "PYTHONUNBUFFERED": "1", "VLLM_NEMOTRON_DEMO_TEST": marker})
     return proc, marker
 
 
@@ -167,14 +165,13 @@ def processes_with(marker: str) -> list[str]:
     return found
 
 
-def assert_cleaned_up(proc: subprocess.Popen, marker: str, out: str, tmp_path) -> None:
-    """The demo exited, removed its folder (checkpoint and server log) and left no process."""
+def assert_cleaned_up(marker: str, out: str) -> None:
+    """The demo removed its temporary folder (checkpoint and server log) and left no process."""
     workdir = re.search(r"checkpoint in (\S+) \.\.\.", out)
     assert workdir is not None, out[-3000:]
-    assert os.path.dirname(workdir[1]) == str(tmp_path / "tmp")
+    assert os.path.basename(workdir[1]).startswith("vllm-nemotron-demo-")
     assert not os.path.exists(workdir[1]), out[-3000:]
     assert f"Removed {workdir[1]}." in out
-    assert os.listdir(tmp_path / "tmp") == []
     deadline = time.monotonic() + 30  # children the demo killed may take a moment to be reaped
     while processes_with(marker) and time.monotonic() < deadline:
         time.sleep(0.5)
@@ -185,17 +182,26 @@ def finish(proc: subprocess.Popen, seconds: float = 90) -> str:
     try:
         rest, _ = proc.communicate(timeout=seconds)
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        stop(proc)
     return rest
 
 
+def stop(proc: subprocess.Popen) -> None:
+    """After a failed check: SIGTERM first, so that the demo still stops its server."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 @pytest.mark.slow
-def test_demo_names_its_budget_and_cleans_up_on_sigterm(tmp_path):
+def test_demo_names_its_budget_and_cleans_up_on_sigterm():
     """One full demo run: its answers, the budget and grace it says it shows and what the
     server counted; then SIGTERM (a container runtime's stop) removes the checkpoint folder
     and the server."""
-    proc, marker = start_demo(tmp_path)
+    proc, marker = start_demo()
     lines: list[str] = []
     try:
         out = read_until(proc, "Press Ctrl-C to stop.", lines)
@@ -213,19 +219,17 @@ def test_demo_names_its_budget_and_cleans_up_on_sigterm(tmp_path):
         proc.send_signal(signal.SIGTERM)
         rest = finish(proc)
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        stop(proc)
     assert proc.returncode == 0, rest[-3000:]
     assert "Stopped the server." in rest
-    assert_cleaned_up(proc, marker, out + rest, tmp_path)
+    assert_cleaned_up(marker, out + rest)
 
 
 @pytest.mark.slow
-def test_demo_cleans_up_on_ctrl_c_while_starting_and_on_an_error(tmp_path):
+def test_demo_cleans_up_on_ctrl_c_while_starting_and_on_an_error():
     """Ctrl-C while vLLM loads, and a server that does not start in time (an error): both
     stop the server and remove the folder. Neither waits for a model to load."""
-    (tmp_path / "a").mkdir()
-    proc, marker = start_demo(tmp_path / "a")
+    proc, marker = start_demo()
     lines: list[str] = []
     try:
         out = read_until(proc, "(server log:", lines)
@@ -238,18 +242,16 @@ def test_demo_cleans_up_on_ctrl_c_while_starting_and_on_an_error(tmp_path):
         proc.send_signal(signal.SIGINT)
         rest = finish(proc)
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        stop(proc)
     assert proc.returncode == 0, rest[-3000:]
     assert "Interrupted." in rest and "Stopped the server." in rest
-    assert_cleaned_up(proc, marker, out + rest, tmp_path / "a")
+    assert_cleaned_up(marker, out + rest)
 
-    (tmp_path / "b").mkdir()
-    proc, marker = start_demo(tmp_path / "b", "--timeout", "1")
+    proc, marker = start_demo("--timeout", "1")
     rest = finish(proc, 300)
     assert proc.returncode == 1, rest[-3000:]
     assert "vLLM did not start" in rest
-    assert_cleaned_up(proc, marker, rest, tmp_path / "b")
+    assert_cleaned_up(marker, rest)
 
 
 @pytest.mark.slow

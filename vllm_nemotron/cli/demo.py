@@ -80,7 +80,7 @@ def run_client(base_url: str) -> None:
     if usage is not None and thought is not None:
         print(f"counted by the server: {thought} reasoning tokens of {usage.completion_tokens} "
               f"completion tokens (at most {BUDGET} budget + {GRACE} grace, and the forced "
-              "line break before </think>; a random model rarely ends a line itself)")
+              "line break before </think>)")
 
 
 def main(argv: list[str] | None = None) -> int:
