@@ -20,7 +20,8 @@ KNOBS_TESTS = REPO / "tests" / "thinking_budget" / "test_knobs_server.py"
 def test_transcripts_are_what_the_commands_print_now():
     out = subprocess.run([sys.executable, "docs/generate.py", "--check"], cwd=REPO,
                          capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, f"{out.stdout[-6000:]}\n{out.stderr[-3000:]}"
+    # on failure: the diff, then which pages and the command that regenerates them
+    assert out.returncode == 0, f"{out.stdout[-6000:]}\n{out.stderr[-1500:]}"
 
 
 def test_generated_blocks_are_checked(tmp_path):
@@ -86,3 +87,21 @@ def test_knob_table_names_tests_that_exist():
         for file in re.findall(r"`(test_\w+\.py)`", tests):
             assert (REPO / "tests" / "thinking_budget" / file).is_file(), file
     assert named and named <= defined, named - defined
+
+
+def test_quoted_error_messages_are_the_code_s():
+    """The messages docs/thinking-knobs.md quotes are the ones a client and an operator get."""
+    from vllm.entrypoints.openai.chat_completion.protocol import ChatCompletionRequest
+    from vllm.exceptions import VLLMValidationError
+
+    from vllm_nemotron.thinking_budget.effort import apply_thinking_knobs, parse_effort_budgets
+
+    page = " ".join((REPO / "docs" / "thinking-knobs.md").read_text().split())
+    request = ChatCompletionRequest(model="m", messages=[{"role": "user", "content": "hi"}],
+                                    nvext={"max_thinking_tokens": "lots"})
+    with pytest.raises(VLLMValidationError) as bad_request:
+        apply_thinking_knobs(request)
+    with pytest.raises(ValueError) as bad_environment:
+        parse_effort_budgets("low=lots")
+    assert f"HTTP 400 naming it (`{bad_request.value.args[0]}`)" in page
+    assert f"`ValueError: {bad_environment.value}`" in page

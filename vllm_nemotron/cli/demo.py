@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
             print("Stopped the server.")
         if made_workdir:
             shutil.rmtree(workdir, ignore_errors=True)
-            print(f"Removed {workdir}.")
+            print(f"Could not remove {workdir}." if workdir.exists() else f"Removed {workdir}.")
         signal.signal(signal.SIGINT, previous[0])
         signal.signal(signal.SIGTERM, previous[1])
 
