@@ -235,10 +235,14 @@ def test_demo_cleans_up_on_ctrl_c_while_starting_and_on_an_error():
         out = read_until(proc, "(server log:", lines)
         import psutil
 
-        deadline = time.monotonic() + 60  # the server process exists
-        while not psutil.Process(proc.pid).children() and time.monotonic() < deadline:
+        def server_started() -> bool:
+            return any("vllm.entrypoints.openai.api_server" in " ".join(child.cmdline())
+                       for child in psutil.Process(proc.pid).children())
+
+        deadline = time.monotonic() + 60
+        while not server_started() and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert psutil.Process(proc.pid).children()
+        assert server_started()
         proc.send_signal(signal.SIGINT)
         rest = finish(proc)
     finally:
