@@ -236,8 +236,13 @@ def test_demo_cleans_up_on_ctrl_c_while_starting_and_on_an_error():
         import psutil
 
         def server_started() -> bool:
-            return any("vllm.entrypoints.openai.api_server" in " ".join(child.cmdline())
-                       for child in psutil.Process(proc.pid).children())
+            for child in psutil.Process(proc.pid).children():
+                try:
+                    if "vllm.entrypoints.openai.api_server" in " ".join(child.cmdline()):
+                        return True
+                except psutil.Error:
+                    continue
+            return False
 
         deadline = time.monotonic() + 60
         while not server_started() and time.monotonic() < deadline:
