@@ -85,7 +85,7 @@ def test_no_knob_and_no_default_adds_nothing():
     assert budget_sent(request) is None
 
 
-# (request fields, what decides, the budget): the README's precedence, row by row
+# (request fields, what decides, the budget): docs/thinking-knobs.md's precedence, row by row
 PRECEDENCE = [
     ({"vllm_xargs": {"thinking_budget": 7}, "thinking_token_budget": 9,
       "nvext": {"max_thinking_tokens": 11}}, "vllm_xargs.thinking_budget", 7),

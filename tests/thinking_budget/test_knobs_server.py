@@ -1,5 +1,5 @@
 """Every thinking knob a client may send, end to end on the CPU server, through the official
-`openai` and `anthropic` SDKs (the README's "Thinking knobs" table names these tests).
+`openai` and `anthropic` SDKs (docs/thinking-knobs.md's table names these tests).
 
 One server: the tiny Nemotron-H with Nemotron-3-Nano's template plus a `low_effort` branch
 like Nemotron-3-Super's (so the prompt shows whether the kwarg arrived), `nano_v3`,

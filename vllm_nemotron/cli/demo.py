@@ -3,6 +3,8 @@
 It builds a tiny random Nemotron-H (hybrid Mamba2) checkpoint with the Nemotron-3-Nano chat
 template, serves it with vLLM and every plugin piece active (our model class, parsers,
 thinking budget), talks to it through the OpenAI SDK, and keeps the server up until Ctrl-C.
+On any exit (Ctrl-C, SIGTERM, an error) it stops the server and removes the temporary folder
+it made (a folder given with --dir is kept).
 The model's weights are random, so its words are noise: the demo shows the plumbing.
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import signal
 import sys
 import tempfile
@@ -17,6 +20,8 @@ import time
 from pathlib import Path
 
 MODEL_NAME = "tiny-nemotron-h"
+BUDGET = 8  # the streamed request's thinking budget, in tokens
+GRACE = 16  # and its grace to finish the line (the plugin's default, sent explicitly)
 
 
 def server_args(model_dir: Path) -> list[str]:
@@ -50,21 +55,32 @@ def run_client(base_url: str) -> None:
         print(f"usage:     {reply.usage.prompt_tokens} prompt + "
               f"{reply.usage.completion_tokens} completion tokens")
 
-    print("\n--- streamed chat completion (thinking budget 8 tokens) ---")
+    print(f"\n--- streamed chat completion: thinking budget {BUDGET} tokens, then up to {GRACE} "
+          "grace tokens to finish the line, then the end of thinking is forced ---")
     stream = client.chat.completions.create(
-        model=MODEL_NAME, messages=messages, max_tokens=32, temperature=0.8, seed=1, stream=True,
-        extra_body={"vllm_xargs": {"thinking_budget": 8}})
-    chunks = 0
+        model=MODEL_NAME, messages=messages, max_tokens=48, temperature=0.8, seed=1, stream=True,
+        stream_options={"include_usage": True},
+        extra_body={"vllm_xargs": {"thinking_budget": BUDGET, "thinking_budget_grace": GRACE}})
+    deltas = {"reasoning": 0, "content": 0}
+    usage = None
     for chunk in stream:
+        usage = chunk.usage or usage
         if not chunk.choices:
             continue
         delta = chunk.choices[0].delta
-        for field in ("reasoning", "content"):
+        for field in deltas:
             text = getattr(delta, field, None)
             if text:
-                chunks += 1
+                deltas[field] += 1
                 print(f"  {field:<9} {text!r}")
-    print(f"({chunks} streamed deltas)")
+    print(f"({deltas['reasoning']} reasoning and {deltas['content']} content deltas; "
+          "a delta may hold more than one token)")
+    details = usage.completion_tokens_details if usage is not None else None
+    thought = details.reasoning_tokens if details is not None else None
+    if usage is not None and thought is not None:
+        print(f"counted by the server: {thought} reasoning tokens of {usage.completion_tokens} "
+              f"completion tokens (at most {BUDGET} budget + {GRACE} grace, and the forced "
+              "line break before </think>)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,15 +96,17 @@ def main(argv: list[str] | None = None) -> int:
     from vllm_nemotron.tiny import build_nemotron_h
 
     # SIGTERM (e.g. from a container runtime) stops the demo like Ctrl-C does.
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
-    workdir = args.dir or Path(tempfile.mkdtemp(prefix="vllm-nemotron-demo-"))
-    print(f"Building a tiny random Nemotron-H checkpoint in {workdir} ...")
-    model_dir = build_nemotron_h(workdir / MODEL_NAME)
-    server = OpenAIServer(model_dir, server_args(model_dir), timeout=args.timeout,
-                          served_model_name=MODEL_NAME)
-    print(f"Starting vLLM: {' '.join(server.command())}")
-    print(f"(server log: {server.log_path})")
+    previous = signal.getsignal(signal.SIGINT), signal.signal(signal.SIGTERM, _interrupt)
+    made_workdir = args.dir is None
+    workdir = Path(tempfile.mkdtemp(prefix="vllm-nemotron-demo-")) if made_workdir else args.dir
+    server: OpenAIServer | None = None
     try:
+        print(f"Building a tiny random Nemotron-H checkpoint in {workdir} ...")
+        model_dir = build_nemotron_h(workdir / MODEL_NAME)
+        server = OpenAIServer(model_dir, server_args(model_dir), timeout=args.timeout,
+                              served_model_name=MODEL_NAME, log_dir=workdir)
+        print(f"Starting vLLM: {' '.join(server.command())}")
+        print(f"(server log: {server.log_path})", flush=True)
         with server:
             print(f"Server ready at {server.base_url}")
             run_client(server.base_url)
@@ -99,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"-H 'Content-Type: application/json' -d '{body}'")
             if args.no_wait:
                 return 0
-            print("Press Ctrl-C to stop.")
+            print("Press Ctrl-C to stop.", flush=True)
             while server.proc is not None and server.proc.poll() is None:
                 time.sleep(1)
             print(f"The server exited unexpectedly; log:\n{server.log_tail()}", file=sys.stderr)
@@ -108,8 +126,24 @@ def main(argv: list[str] | None = None) -> int:
         print(f"vLLM did not start:\n{exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("\nStopped the server. Bye.")
+        print("\nInterrupted.")
         return 0
+    finally:
+        # Cleaning up is not itself interrupted by a second Ctrl-C or SIGTERM.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if server is not None and server.proc is not None:
+            server.stop()
+            print("Stopped the server.")
+        if made_workdir:
+            shutil.rmtree(workdir, ignore_errors=True)
+            print(f"Could not remove {workdir}." if workdir.exists() else f"Removed {workdir}.")
+        signal.signal(signal.SIGINT, previous[0])
+        signal.signal(signal.SIGTERM, previous[1])
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

@@ -54,7 +54,8 @@ class OpenAIServer:
 
     def __init__(self, model_dir: str | Path, args: list[str] | tuple[str, ...] = (),
                  env: dict[str, str] | None = None, timeout: float = 240.0,
-                 served_model_name: str = "tiny", cwd: str | Path | None = None):
+                 served_model_name: str = "tiny", cwd: str | Path | None = None,
+                 log_dir: str | Path | None = None):
         self.model_dir = str(model_dir)
         self.args = list(args)
         self.env = server_env(env)
@@ -64,7 +65,9 @@ class OpenAIServer:
         self.port = free_port()
         self.host = "127.0.0.1"
         self.proc: subprocess.Popen | None = None
-        self.log_path = Path(tempfile.mkstemp(prefix="vllm-server-", suffix=".log")[1])
+        fd, log_name = tempfile.mkstemp(prefix="vllm-server-", suffix=".log", dir=log_dir)
+        os.close(fd)
+        self.log_path = Path(log_name)
 
     @property
     def base_url(self) -> str:

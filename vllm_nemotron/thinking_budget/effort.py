@@ -35,7 +35,7 @@ within every limit it set.
 
 Both variables are read once per process and checked by `check_environment()`, which
 `vllm_nemotron.register()` calls when vLLM starts, so a bad value stops the server at once
-with a message naming the variable. The README's "Thinking knobs" section gives the sources
+with a message naming the variable. docs/thinking-knobs.md's effort table gives the sources
 of the default budgets.
 """
 
