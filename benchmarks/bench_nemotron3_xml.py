@@ -2,8 +2,9 @@
 
 One call whose one string parameter holds 8k/16k/32k characters (an HTML-ish file, so the
 value has many `<`), in the Nemotron 3 format. Both parsers get the same deltas: the harness
-tokenizer's tokens (`<tool_call>` is one token), one per delta, with their token ids; "stream" sums every delta and the end of the stream, "whole" is one
-`extract_tool_calls`. Both must return the same arguments. Each figure is the best of 3 runs.
+tokenizer's tokens (`<tool_call>` is one token), one per delta, with their token ids; "stream"
+sums every delta and the end of the stream, "whole" is one `extract_tool_calls`. Both must
+return the same arguments. Each figure is the best of 3 runs.
 Run: python benchmarks/bench_nemotron3_xml.py
 """
 

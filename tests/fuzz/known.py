@@ -5,8 +5,8 @@ kind of finding). The fuzz test passes when every finding is in this table, so:
 - a vLLM entry (documented in docs/vllm-failures.md with a minimal request and the plugin-off
   reproduction) stays until vLLM is fixed; each has a strict-xfail reproduction in
   tests/fuzz/test_fuzz.py that turns red when a fixed vLLM arrives;
-- a "plugin fault N" entry is one of issue 24's six plugin faults, fixed on branch
-  `six-fixes`: after merging that branch, delete those entries (the test must stay green).
+- a plugin fault has no entry: it is fixed (issue 24's six are, with their regression tests in
+  tests/serving/test_faults.py), so the fuzzer finding one again fails the test.
 
 `skip` entries are requests that must not be sent at all (they crash the engine).
 """
@@ -21,13 +21,11 @@ from typing import Any
 from tests.fuzz.checks import Outcome
 from tests.fuzz.requests import Case
 
-SIX_FIXES = "fixed on six-fixes"
-
 
 @dataclass(frozen=True)
 class Known:
     name: str
-    owner: str  # "vLLM" or "plugin fault N, fixed on six-fixes"
+    owner: str  # "vLLM" (plugin faults are fixed, not listed)
     kinds: frozenset[str]  # the finding kinds it explains (empty for a skip)
     matches: Callable[[Case, str], bool]  # (case, finding detail) -> whether it is this one
     skip: bool = False  # not sent: it would take the server down
@@ -37,62 +35,6 @@ class Known:
 
 def xargs(body: dict) -> dict:
     return body.get("vllm_xargs") or {}
-
-
-def kwargs(body: dict) -> dict:
-    return body.get("chat_template_kwargs") or {}
-
-
-def has_budget(body: dict) -> bool:
-    """Any knob that gives the request a thinking budget (generously: odd values count)."""
-    effort = body.get("reasoning_effort") or (body.get("reasoning") or {}).get("effort")
-    output_effort = (body.get("output_config") or {}).get("effort")
-    return (xargs(body).get("thinking_budget", -1) != -1
-            or any(body.get(k) not in (None, -1) for k in (
-                "thinking_token_budget", "max_thinking_tokens", "reasoning_budget", "nvext"))
-            or "reasoning_budget" in kwargs(body)
-            or effort in ("minimal", "low", "medium") or output_effort in ("low", "medium")
-            or (body.get("thinking") or {}).get("type") == "enabled")
-
-
-def has_grammar(body: dict) -> bool:
-    """A constraint on the answer: a JSON format, structured outputs, a forced tool."""
-    choice = body.get("tool_choice")
-    forced = choice == "required" or (isinstance(choice, dict)
-                                      and choice.get("type") in ("function", "any", "tool"))
-    fmt = (body.get("response_format") or {}).get("type") in ("json_object", "json_schema")
-    return bool(forced or fmt or body.get("structured_outputs") or body.get("text")
-                or (body.get("output_config") or {}).get("format"))
-
-
-def bad_knob(body: dict) -> bool:
-    """A thinking-budget value that vllm_xargs validation refuses (issue 24 fault 4)."""
-    x = xargs(body)
-    budget = x.get("thinking_budget")
-    good = budget is None or budget == -1 or (type(budget) is int and 0 <= budget <= 1 << 24)
-    both_graces = "thinking_budget_grace" in x and "thinking_budget_grace_period" in x
-    grace = x.get("thinking_budget_grace", x.get("thinking_budget_grace_period"))
-    grace_alone = grace is not None and budget is None
-    bad_grace = grace is not None and not (type(grace) is int and 0 <= grace <= 4096)
-    return not good or both_graces or grace_alone or bad_grace
-
-
-def thinking_closed_not_by_false(body: dict) -> bool:
-    """Thinking closed by something other than `enable_thinking: false` (fault 3)."""
-    enable = kwargs(body).get("enable_thinking", True)
-    return (enable is not False and enable in (0, "", None)) or bool(
-        body.get("continue_final_message"))
-
-
-def thinking_off(body: dict) -> bool:
-    enable = kwargs(body).get("enable_thinking")
-    return (enable is not None and not enable) or body.get("reasoning_effort") == "none"
-
-
-def forced_odd_anthropic_tool(body: dict) -> bool:
-    choice = (body.get("tool_choice") or {}).get("type")
-    odd = any(t.get("input_schema", {}).get("type") == "odd" for t in body.get("tools") or [])
-    return choice in ("any", "tool") and odd
 
 
 def named_choice_tool_without_function(body: dict) -> bool:
@@ -119,29 +61,6 @@ def seeded_n(body: dict) -> bool:
 FAILURE = frozenset({"5xx", "stream-error", "dropped"})
 
 KNOWN: list[Known] = [
-    # --- the plugin's six (issue 24 part 1), fixed on branch six-fixes: remove after merging
-    Known("include_reasoning false + grammar + budget", f"plugin fault 1, {SIX_FIXES}",
-          FAILURE | {"mismatch"},
-          lambda c, d: c.body.get("include_reasoning") is False and has_grammar(c.body)
-          and has_budget(c.body)),
-    Known("end of thinking forced into a grammar from the first token",
-          f"plugin fault 2, {SIX_FIXES}", FAILURE | {"mismatch"},
-          lambda c, d: has_budget(c.body) and (
-              "vllm_nemotron_grammar_from_first_token" in kwargs(c.body)
-              or (thinking_off(c.body) and has_grammar(c.body)))),
-    Known("answer lost non-streamed with include_reasoning false",
-          f"plugin fault 3, {SIX_FIXES}", frozenset({"mismatch"}),
-          lambda c, d: c.body.get("include_reasoning") is False
-          and thinking_closed_not_by_false(c.body)),
-    Known("bad knob value fails after the stream started", f"plugin fault 4, {SIX_FIXES}",
-          FAILURE | {"mismatch"}, lambda c, d: c.stream and bad_knob(c.body)),
-    Known("/v1/messages stream with a forced tool whose schema is invalid",
-          f"plugin fault 5, {SIX_FIXES}", FAILURE,
-          lambda c, d: c.endpoint == "messages" and c.stream
-          and forced_odd_anthropic_tool(c.body)),
-    Known("chat_template_kwargs.reasoning_effort not a string: 400 names no field",
-          f"plugin fault 6, {SIX_FIXES}", frozenset({"unnamed-4xx"}),
-          lambda c, d: not isinstance(kwargs(c.body).get("reasoning_effort", ""), str)),
     # --- vLLM's own (docs/vllm-failures.md); each has a strict xfail in test_fuzz.py
     Known("vllm: Responses stream drops the connection on a late validation error", "vLLM",
           frozenset({"dropped", "mismatch"}),

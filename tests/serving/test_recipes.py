@@ -70,8 +70,8 @@ HUB_NAMES = [
      True, 131072),
     ("nvidia/NVIDIA-Nemotron-3-Nano-4B-BF16", "nemotron-3-nano", "nemotron3_xml", "nano_v3",
      True, 262144),
-    ("nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16", "nemotron-3-nano-30b", "nemotron3_xml", "nano_v3",
-     True, 262144),
+    ("nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16", "nemotron-3-nano-30b", "nemotron3_xml",
+     "nano_v3", True, 262144),
     ("nvidia/Nemotron-Mini-4B-Instruct", "nemotron-mini", "nemotron_mini", None, False, 4096),
 ]
 
