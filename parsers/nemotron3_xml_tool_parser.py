@@ -58,6 +58,8 @@ from dataclasses import dataclass, field
 from enum import Enum, auto
 from typing import Any, cast
 
+from jsonschema.exceptions import SchemaError
+from jsonschema.validators import validator_for
 from vllm.entrypoints.generate.base.protocol import (
     DeltaFunctionCall,
     DeltaMessage,
@@ -66,6 +68,7 @@ from vllm.entrypoints.generate.base.protocol import (
     FunctionCall,
     ToolCall,
 )
+from vllm.exceptions import VLLMValidationError
 from vllm.renderers.chat_utils import make_tool_call_id
 from vllm.sampling_params import StructuredOutputsParams
 from vllm.tool_parsers.abstract_tool_parser import ToolParser, ToolParserManager
@@ -669,9 +672,9 @@ def _json_calls(text: str) -> list[tuple[str, str]] | None:
     return calls or None
 
 
-def forced_call_schema(request: Any) -> dict | None:
-    """vLLM's call-list JSON schema when the request forces a call (`tool_choice` "required",
-    or a named function: one call of it), else None."""
+def _forced_tools(request: Any) -> list[Any] | None:
+    """The tools a forced call may use (`tool_choice` "required": all; named: that one), or
+    None when the request does not force a call."""
     tool_choice = getattr(request, "tool_choice", None)
     if tool_choice in (None, "none", "auto") or not getattr(request, "tools", None):
         return None
@@ -681,8 +684,34 @@ def forced_call_schema(request: Any) -> dict | None:
         if name is None:  # e.g. the Responses API's allowed_tools: not a forced call
             return None
         tools = [t for t in tools if getattr(t, "function", t).name == name]
-    parallel = request.parallel_tool_calls if tool_choice == "required" else False
+    return tools
+
+
+def forced_call_schema(request: Any) -> dict | None:
+    """vLLM's call-list JSON schema when the request forces a call (`tool_choice` "required",
+    or a named function: one call of it), else None."""
+    tools = _forced_tools(request)
+    if tools is None:
+        return None
+    parallel = request.parallel_tool_calls if request.tool_choice == "required" else False
     return cast(dict, get_json_schema_from_tools("required", tools, parallel))
+
+
+def check_forced_schemas(request: Any) -> None:
+    """A 400 naming the tool when a forced call's parameters are not a JSON schema: its grammar
+    is built from them, and vLLM would only find out in the engine, after a streamed response
+    had started (`/v1/messages` then answered `internal_error`; issue 24, fault 5)."""
+    for tool in _forced_tools(request) or ():
+        function = getattr(tool, "function", tool)
+        schema = getattr(function, "parameters", None)
+        if not isinstance(schema, dict):
+            continue  # no parameters: vLLM uses an empty object
+        try:
+            validator_for(schema).check_schema(schema)
+        except SchemaError as error:
+            raise VLLMValidationError(
+                f"tool {function.name!r}: its parameters are not a valid JSON schema "
+                f"({error.message})", parameter="tools", value=function.name) from None
 
 
 class Nemotron3XmlToolParser(ToolParser):
@@ -713,6 +742,7 @@ class Nemotron3XmlToolParser(ToolParser):
 
     def adjust_request(self, request: Any) -> Any:
         request = super().adjust_request(request)
+        check_forced_schemas(request)
         schema = forced_call_schema(request)
         if schema is not None:  # vLLM's own forced-call grammar, as vLLM sets it
             request.structured_outputs = StructuredOutputsParams(json=schema)

@@ -14,6 +14,7 @@ from vllm.parser.parser_manager import ParserManager
 
 import vllm_nemotron.parsers.llama_nemotron_json_tool_parser  # noqa: F401  (registers the names)
 import vllm_nemotron.parsers.nano_v3_reasoning_parser  # noqa: F401
+import vllm_nemotron.parsers.nemotron3_xml_tool_parser  # noqa: F401
 import vllm_nemotron.parsers.nemotron_mini_tool_parser  # noqa: F401
 
 TOOLS = [

@@ -182,6 +182,7 @@ BAD_KNOBS = [  # (vllm_xargs, the parameter the 400 names)
     ({"thinking_budget_grace": 1}, "thinking_budget_grace"),
     ({"thinking_budget_grace_period": 1}, "thinking_budget_grace_period"),
     ({"thinking_budget": (1 << 24) + 1}, "thinking_budget"),
+    ({"answer_reserve": "lots"}, "answer_reserve"),  # issue 22's knob, the same rule
 ]
 
 

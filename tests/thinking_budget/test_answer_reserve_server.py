@@ -271,8 +271,8 @@ def test_a_thought_that_ends_in_time_and_thinking_off_are_untouched(server):
 
 @pytest.mark.parametrize("value", [-1, "lots", 2.5, 1 << 25])
 def test_a_bad_reserve_is_a_400_naming_it(server, value):
-    """Non-streamed; a streamed request with a bad knob is issue 24's (validation happens in
-    the engine, after the stream has started). (vLLM's request model reads JSON `true` in
+    """Non-streamed; streamed, test_faults.py's `test_bad_knob_values_are_a_400_before_a_stream_
+    starts` (checked in the API server). (vLLM's request model reads JSON `true` in
     `vllm_xargs` as 1 before the plugin sees it.)"""
     with pytest.raises(openai.BadRequestError) as err:
         chat(server, vllm_xargs={"answer_reserve": value})
