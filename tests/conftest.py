@@ -32,26 +32,12 @@ def pytest_xdist_auto_num_workers(config):
 def pytest_collection_modifyitems(config, items):
     import torch
 
-    for item, group in zip(items, xdist_groups(items)):
-        item.add_marker(pytest.mark.xdist_group(group))
     if torch.cuda.is_available():
         return
     skip = pytest.mark.skip(reason="needs a CUDA GPU")
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
-
-
-def xdist_groups(items) -> list[str]:
-    """The pytest-xdist group of each test (`-n 2 --dist loadgroup`, see pyproject.toml).
-
-    A test module is one group, so its module-scoped engine or server starts once. Every module
-    with a test on the session's `plugin_server` joins one group, so that server starts once too.
-    """
-    shared = {item.module.__name__ for item in items
-              if "plugin_server" in getattr(item, "fixturenames", ())}
-    return ["plugin_server" if item.module.__name__ in shared else item.module.__name__
-            for item in items]
 
 
 @pytest.fixture(scope="session")

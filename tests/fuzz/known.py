@@ -53,6 +53,20 @@ def late_validated(body: dict) -> bool:
             or odd_schema)
 
 
+def bad_knob(body: dict) -> bool:
+    """A `vllm_xargs` value the thinking-budget processor refuses (docs/thinking-knobs.md)."""
+    x = xargs(body)
+    budget = x.get("thinking_budget")
+    good = budget is None or budget == -1 or (type(budget) is int and 0 <= budget <= 1 << 24)
+    both_graces = "thinking_budget_grace" in x and "thinking_budget_grace_period" in x
+    grace = x.get("thinking_budget_grace", x.get("thinking_budget_grace_period"))
+    grace_alone = grace is not None and budget is None
+    bad_grace = grace is not None and not (type(grace) is int and 0 <= grace <= 4096)
+    reserve = x.get("answer_reserve")
+    bad_reserve = reserve is not None and not (type(reserve) is int and 0 <= reserve <= 1 << 24)
+    return not good or both_graces or grace_alone or bad_grace or bad_reserve
+
+
 def seeded_n(body: dict) -> bool:
     """n > 1: the n copies of a prompt are prefilled together and may not fit one step."""
     return isinstance(body.get("n"), int) and body["n"] > 1
@@ -68,6 +82,9 @@ KNOWN: list[Known] = [
     Known("vllm: a streamed chat/completions request failing a late check is a 200 + error",
           "vLLM", frozenset({"stream-error", "mismatch"}),
           lambda c, d: c.endpoint in ("chat", "completions") and late_validated(c.body)),
+    Known("vllm: a streamed /v1/completions request checks vllm_xargs after its 200", "vLLM",
+          frozenset({"stream-error", "mismatch"}),
+          lambda c, d: c.endpoint == "completions" and c.stream and bad_knob(c.body)),
     Known("vllm: 500 'function' for a named tool_choice with a tool lacking function", "vLLM",
           frozenset({"5xx"}),
           lambda c, d: named_choice_tool_without_function(c.body) and "function" in d),

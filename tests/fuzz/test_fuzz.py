@@ -90,6 +90,16 @@ def test_vllm_streamed_chat_refuses_a_bad_logit_bias_with_a_400(server):
     assert response.status_code == 400, response.text
 
 
+@pytest.mark.xfail(strict=True, reason="vLLM: /v1/completions has no API-server hook for a "
+                   "plugin; vllm_xargs are checked in the engine, after a stream's 200 "
+                   "(docs/vllm-failures.md)")
+def test_vllm_streamed_completion_refuses_a_bad_thinking_budget_with_a_400(server):
+    response = post(server, "/v1/completions", {
+        "prompt": "Hi", "max_tokens": 4, "stream": True,
+        "vllm_xargs": {"thinking_budget": "x"}})
+    assert response.status_code == 400, response.text
+
+
 @pytest.mark.xfail(strict=True, reason="vLLM: a grammar error names no field "
                    "(docs/vllm-failures.md)")
 def test_vllm_grammar_error_names_the_field(server):

@@ -19,17 +19,9 @@ import pytest
 
 from tests.harness.server import OpenAIServer
 from vllm_nemotron.parsers.nano_v3_reasoning_parser import GRAMMAR_FROM_START
-from vllm_nemotron.tiny import build_nemotron_h
 
 pytestmark = pytest.mark.slow
 
-ARGS = [
-    "--enable-auto-tool-choice", "--tool-call-parser", "llama_nemotron_json",
-    "--reasoning-parser", "nano_v3",
-    "--logits-processors", "tests.harness.scripted:ScriptedOutput",
-    "--no-enable-prefix-caching",  # CPU-build Mamba bug, see tests/conftest.py
-    "--max-num-seqs", "32",
-]
 CHAT, RESPONSES, MESSAGES = "/v1/chat/completions", "/v1/responses", "/v1/messages"
 USER = [{"role": "user", "content": "Weather in Paris?"}]
 TOOL = {"type": "function", "function": {"name": "get_weather", "parameters": {
@@ -39,10 +31,9 @@ BUDGET = {"thinking_budget": 2, "thinking_budget_grace": 0}
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    model = build_nemotron_h(tmp_path_factory.mktemp("models") / "nano-v3")
-    with OpenAIServer(model, ARGS) as srv:
-        yield srv
+def server(plugin_server):
+    """The session's plugin server (tests/conftest.py): these requests need every piece on."""
+    return plugin_server
 
 
 def chat(**fields) -> tuple[str, dict]:
