@@ -301,7 +301,7 @@ class _ThinkReasoningParser(ReasoningParser):
     # --- non-streaming ----------------------------------------------------------------
 
     def extract_reasoning(self, model_output: str, request: Any) -> tuple[str | None, str | None]:
-        if _answer_from_start(request):
+        if _answer_from_start(request) or _marked_grammar_from_start(request):
             return None, model_output or None  # the grammar wrote all of it: no think block
         splitter = self._new_splitter()
         reasoning, content = _split(splitter.feed(model_output) + splitter.finish())
@@ -502,6 +502,12 @@ def _answer_from_start(request: Any) -> bool:
             and _is_structured(request))
 
 
+def _marked_grammar_from_start(request: Any) -> bool:
+    """Whether our `adjust_request` marked this request's grammar as covering the whole output
+    (the marker a client cannot set, `_refuse_internal_state`)."""
+    return (getattr(request, "chat_template_kwargs", None) or {}).get(GRAMMAR_FROM_START) is True
+
+
 def _refuse_internal_state(request: Any) -> None:
     """A client must not set the plugin's marker (see GRAMMAR_FROM_START): the kwarg alone is a
     400, the `vllm_xargs` key alone is dropped; both together are ours, from an earlier pass
@@ -573,6 +579,26 @@ def _show_prompt_to_reasoning_parser(self: Any, prompt_token_ids: Any) -> None:
         reasoning_parser.set_prompt_token_ids(prompt_token_ids)
 
 
+def _with_the_marked_request(parse_delta: Any) -> Any:
+    """vLLM 0.32 builds a streamed request's parsers from its chat-template kwargs before our
+    `adjust_request` marks a grammar that covers the whole output (GRAMMAR_FROM_START, e.g.
+    `include_reasoning: false` with a grammar), and gives a reasoning parser no request while
+    streaming; so ours read such an answer as a thought (dropping a leading `<think>` the grammar
+    wrote) where the same request not streamed is all answer. The marked request reaches ours
+    here, before each delta is read."""
+    def with_the_marked_request(self: Any, delta_text: str, delta_token_ids: Any, request: Any,
+                                *args: Any, **kwargs: Any) -> Any:
+        reasoning_parser = getattr(self, "_reasoning_parser", None)
+        if isinstance(reasoning_parser, _ThinkReasoningParser) \
+                and _marked_grammar_from_start(request):
+            reasoning_parser.grammar_from_start = True
+        return parse_delta(self, delta_text, delta_token_ids, request, *args, **kwargs)
+
+    with_the_marked_request.__wrapped__ = parse_delta  # type: ignore[attr-defined]
+    with_the_marked_request.wrapped_by = __name__  # type: ignore[attr-defined]
+    return with_the_marked_request
+
+
 def _register() -> None:
     """Eager registration, so the file also works as a drop-in plugin (same classes either way)."""
     try:
@@ -583,6 +609,10 @@ def _register() -> None:
         if "set_prompt_token_ids" not in vars(DelegatingParser) \
                 and DelegatingParser.set_prompt_token_ids is Parser.set_prompt_token_ids:
             DelegatingParser.set_prompt_token_ids = _show_prompt_to_reasoning_parser  # type: ignore
+        # once per loaded copy of this file (the package's, a drop-in's): each passes on to its own
+        if getattr(DelegatingParser.parse_delta, "wrapped_by", None) != __name__:
+            DelegatingParser.parse_delta = _with_the_marked_request(  # type: ignore[method-assign]
+                DelegatingParser.parse_delta)
     ReasoningParserManager.register_module(name="nano_v3", module=NanoV3ReasoningParser)
     ReasoningParserManager.register_module(name="super_v3", module=NanoV3ReasoningParser)
     ReasoningParserManager.register_module(name="ultra_v3", module=NanoV3ReasoningParser)
