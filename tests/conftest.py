@@ -32,6 +32,10 @@ def pytest_xdist_auto_num_workers(config):
 def pytest_collection_modifyitems(config, items):
     import torch
 
+    # Engine and server tests first (stable order otherwise): with two workers each takes whole
+    # test files (pyproject's `--dist loadfile --no-loadscope-reorder`), and the many quick
+    # parser and recipe tests fill the gaps at the end instead of leaving one worker idle.
+    items.sort(key=lambda item: "slow" not in item.keywords)
     if torch.cuda.is_available():
         return
     skip = pytest.mark.skip(reason="needs a CUDA GPU")
