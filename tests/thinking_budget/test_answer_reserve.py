@@ -13,7 +13,7 @@ from vllm.sampling_params import SamplingParams, StructuredOutputsParams
 from tests.thinking_budget.test_machine import CALL, DOT, NL, NL2, SINGLE, WORD
 from vllm_nemotron.thinking_budget import ThinkingBudgetLogitsProcessor, reserve
 from vllm_nemotron.thinking_budget.machine import ThinkingTrack
-from vllm_nemotron.thinking_budget.params import DEFAULT_GRACE, BudgetParams
+from vllm_nemotron.thinking_budget.params import DEFAULT_GRACE, GRAMMAR_FROM_START, BudgetParams
 from vllm_nemotron.thinking_budget.reserve import (
     RESERVE_CAP,
     RESERVE_ENV,
@@ -123,6 +123,14 @@ def test_request_override_and_opt_out(built_in_rule):
     assert track_params(params(answer_reserve=10)).reserve == 10
     assert track_params(params(answer_reserve=0)) is None
     assert track_params(params(answer_reserve=0, thinking_budget=8)) == BudgetParams(8)
+
+
+def test_no_reserve_where_the_grammar_owns_every_token(built_in_rule):
+    """The reasoning parser marks a request whose grammar covers the whole output (issue 24,
+    fault 1): there is no thought to close, and forcing one into the grammar fails the request."""
+    marked = {GRAMMAR_FROM_START: True}
+    assert track_params(params(structured=True, **marked)) is None
+    assert track_params(params(structured=True, thinking_budget=8, **marked)) is None
 
 
 def test_server_default_from_the_environment(monkeypatch):
