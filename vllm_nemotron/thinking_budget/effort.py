@@ -57,6 +57,7 @@ from vllm_nemotron.thinking_budget.params import (
     MAX_GRACE,
     check_xargs,
     checked_int,
+    env_tokens,
     grace_key,
     is_no_budget,
 )
@@ -140,14 +141,7 @@ Request = TypeVar("Request")
 
 def _budget(variable: str, text: str, allowed: str = "") -> int:
     """A budget written in an environment variable (an integer in 0..MAX_BUDGET)."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value <= MAX_BUDGET:
-        raise ValueError(f"{variable}: a thinking budget must be an integer between 0 and "
-                         f"{MAX_BUDGET}{allowed}, got {text!r}")
-    return value
+    return env_tokens(variable, text, "a thinking budget", allowed)
 
 
 def parse_effort_budgets(text: str) -> dict[str, int | None]:

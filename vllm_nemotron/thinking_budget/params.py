@@ -61,6 +61,19 @@ def checked_int(name: str, value: object, limit: int) -> int:
     return value
 
 
+def env_tokens(variable: str, text: str, what: str, allowed: str = "") -> int:
+    """A token count written in an environment variable (an integer in 0..MAX_BUDGET); else a
+    ValueError naming the variable, `what` it holds and what else it `allowed`."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= MAX_BUDGET:
+        raise ValueError(f"{variable}: {what} must be an integer between 0 and "
+                         f"{MAX_BUDGET}{allowed}, got {text!r}")
+    return value
+
+
 def is_no_budget(value: object) -> bool:
     """Whether a `thinking_budget` value is the explicit "no budget" (-1)."""
     return type(value) is int and value == NO_BUDGET

@@ -34,6 +34,7 @@ from vllm_nemotron.thinking_budget.params import (
     BudgetParams,
     budget_params,
     checked_int,
+    env_tokens,
 )
 
 RESERVE_KEY = "answer_reserve"
@@ -55,14 +56,8 @@ def parse_reserve(text: str) -> int | None:
     text = text.strip()
     if not text:
         return None
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value <= MAX_BUDGET:
-        raise ValueError(f"{RESERVE_ENV}: an answer reserve must be an integer between 0 (off) "
-                         f"and {MAX_BUDGET}, or empty for the built-in rule; got {text!r}")
-    return value
+    return env_tokens(RESERVE_ENV, text, "an answer reserve (0: off)",
+                      ", or empty for the built-in rule")
 
 
 @cache
