@@ -18,8 +18,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from vllm.exceptions import VLLMValidationError
+
 from tests.fuzz.checks import Outcome
 from tests.fuzz.requests import Case
+from vllm_nemotron.thinking_budget.params import check_xargs
+from vllm_nemotron.thinking_budget.reserve import request_reserve
 
 
 @dataclass(frozen=True)
@@ -54,17 +58,13 @@ def late_validated(body: dict) -> bool:
 
 
 def bad_knob(body: dict) -> bool:
-    """A `vllm_xargs` value the thinking-budget processor refuses (docs/thinking-knobs.md)."""
-    x = xargs(body)
-    budget = x.get("thinking_budget")
-    good = budget is None or budget == -1 or (type(budget) is int and 0 <= budget <= 1 << 24)
-    both_graces = "thinking_budget_grace" in x and "thinking_budget_grace_period" in x
-    grace = x.get("thinking_budget_grace", x.get("thinking_budget_grace_period"))
-    grace_alone = grace is not None and budget is None
-    bad_grace = grace is not None and not (type(grace) is int and 0 <= grace <= 4096)
-    reserve = x.get("answer_reserve")
-    bad_reserve = reserve is not None and not (type(reserve) is int and 0 <= reserve <= 1 << 24)
-    return not good or both_graces or grace_alone or bad_grace or bad_reserve
+    """A `vllm_xargs` value the thinking-budget processor refuses (its own checks)."""
+    try:
+        check_xargs(xargs(body))
+        request_reserve(xargs(body), None)
+    except VLLMValidationError:
+        return True
+    return False
 
 
 def seeded_n(body: dict) -> bool:
