@@ -127,3 +127,11 @@ def register() -> None:
         # only in place of vLLM's own renderer, never of another plugin's
         if RENDERER_REGISTRY.renderers.get(mode, ("vllm.",))[0].startswith("vllm."):
             RENDERER_REGISTRY.renderers[mode] = _split(target)
+
+    # The API server's replies say who closed a thought (thinking_budget/reply.py): vLLM's reply
+    # builders are wrapped when that process imports them; other processes never do.
+    from vllm_nemotron.after_import import after_import
+    from vllm_nemotron.thinking_budget import reply
+
+    for module in reply.HOOKS:
+        after_import(module, reply.install)

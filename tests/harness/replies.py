@@ -15,6 +15,7 @@ class Reply:
     finish: str | None = None
     usage: Any = None
     tokens: list[str] = field(default_factory=list)  # when the request asked for logprobs
+    closed_by: str | None = None  # the choice's `thinking_closed_by` (thinking_budget/reply.py)
 
 
 def read_reply(response: Any) -> Reply:
@@ -24,7 +25,8 @@ def read_reply(response: Any) -> Reply:
     return Reply(getattr(message, "reasoning", None) or "", message.content or "",
                  [(c.function.name, c.function.arguments) for c in message.tool_calls or []],
                  choice.finish_reason, response.usage,
-                 [t.token for t in choice.logprobs.content] if choice.logprobs else [])
+                 [t.token for t in choice.logprobs.content] if choice.logprobs else [],
+                 (choice.model_extra or {}).get("thinking_closed_by"))
 
 
 def fold_stream(chunks: Iterable[Any]) -> Reply:
@@ -38,6 +40,10 @@ def fold_stream(chunks: Iterable[Any]) -> Reply:
             continue
         choice = chunk.choices[0]
         reply.finish = choice.finish_reason or reply.finish
+        closed_by = (choice.model_extra or {}).get("thinking_closed_by")
+        if closed_by is not None:
+            assert choice.finish_reason and reply.closed_by is None, "only with finish_reason"
+            reply.closed_by = closed_by
         delta = choice.delta
         reply.reasoning += getattr(delta, "reasoning", None) or ""
         reply.content += delta.content or ""

@@ -100,6 +100,7 @@ def test_chat_completions_every_limit_streamed_and_not(server, tokens):
         assert reply.content.strip() == ANSWER, case
         assert reply.finish == "stop", case
         assert words(reply.reasoning) == cap(limit, tokens[0]), case
+        assert reply.closed_by == "answer_reserve", case
 
 
 def test_no_limit_given_uses_the_context_left(server, tokens):
@@ -141,8 +142,11 @@ def test_with_every_budget_knob_and_the_opt_out(server, tokens):
         assert words(reply.reasoning) == expected, (name, stream)
         if name == "reserve off":  # today's behaviour: the thought eats the limit
             assert reply.content == "" and reply.finish == "length", stream
+            assert reply.closed_by is None, stream  # cut, not closed
         else:
             assert reply.content.strip() == ANSWER and reply.finish == "stop", (name, stream)
+            assert reply.closed_by == ("thinking_budget" if "below the cap" in name
+                                       else "answer_reserve"), (name, stream)
 
 
 CHOICES = {
@@ -180,8 +184,8 @@ def test_tool_calls_and_json_schema_fit_whole(server, tokens, limit):
 
 
 def responses_reply(server, stream: bool, limit: int, text=None, **fields):
-    """(output text, reasoning text, status) of one Responses API request; `text` is its
-    `text` field (a format) and makes the scripted answer the schema's object."""
+    """(output text, reasoning text, status, thinking_closed_by) of one Responses API request;
+    `text` is its `text` field (a format) and makes the scripted answer the schema's object."""
     request = dict(model=server.model, input=MESSAGES[0]["content"], max_output_tokens=limit,
                    extra_body={"vllm_xargs": xargs('{"answer":"yes"}', **fields) if text
                                else xargs(**fields)})
@@ -195,7 +199,8 @@ def responses_reply(server, stream: bool, limit: int, text=None, **fields):
         response = client.responses.create(**request)
     reasoning = "".join(c.text for item in response.output if item.type == "reasoning"
                         for c in (item.content or []))
-    return response.output_text, reasoning, response.status
+    return (response.output_text, reasoning, response.status,
+            (response.model_extra or {}).get("thinking_closed_by"))
 
 
 def test_responses_api_every_limit_streamed_and_not(server, tokens):
@@ -206,7 +211,8 @@ def test_responses_api_every_limit_streamed_and_not(server, tokens):
     for stream in (False, True):
         jobs[("json_schema", stream)] = (lambda stream=stream: responses_reply(
             server, stream, 200, text=schema))
-    for (limit, stream), (text, reasoning, status) in batch(jobs).items():
+    for (limit, stream), (text, reasoning, status, closed_by) in batch(jobs).items():
+        assert closed_by == (None if limit == "off" else "answer_reserve"), (limit, stream)
         if limit == "json_schema":
             assert json.loads(text) == {"answer": "yes"} and status == "completed", stream
             assert words(reasoning) == cap(200, tokens[1]), stream
@@ -266,6 +272,7 @@ def test_a_thought_that_ends_in_time_and_thinking_off_are_untouched(server):
     for name in cases:
         on, off = replies[(name, None)], replies[(name, 0)]
         assert on.tokens and on.tokens == off.tokens, name
+        assert on.closed_by is None and off.closed_by is None, name
     assert replies[("closes itself", None)].content.strip() == "Rayleigh."
 
 
@@ -287,3 +294,52 @@ def test_the_server_log_says_it_once_per_request(server):
              if "closing a thought" in line and "max_tokens 77," in line]
     assert len(lines) == 3, lines
     assert all("by the answer reserve" in line for line in lines)
+
+
+def test_the_reply_says_who_closed_the_thought(server):
+    """`thinking_closed_by` (thinking_budget/reply.py) on every API, streamed and not: the
+    answer reserve, the request's budget, or absent when the model closed its thought itself.
+    Chat's every limit and every knob: the tests above."""
+    anthropic_client = anthropic.Anthropic(base_url=server.url(""), api_key="EMPTY",
+                                           max_retries=0, timeout=300)
+
+    def message(stream: bool, answer_xargs: dict) -> str | None:
+        fields = dict(model=server.model, max_tokens=200, messages=MESSAGES,
+                      extra_body={"vllm_xargs": answer_xargs})
+        if not stream:
+            return (anthropic_client.messages.create(**fields).model_extra or {}).get(
+                "thinking_closed_by")
+        deltas = [event.delta for event in anthropic_client.messages.create(**fields, stream=True)
+                  if event.type == "message_delta"]
+        assert len(deltas) == 1
+        return (deltas[0].model_extra or {}).get("thinking_closed_by")
+
+    cases = {  # name -> (vllm_xargs, verdict)
+        "reserve": (xargs(), "answer_reserve"),
+        "budget": (xargs(thinking_budget=10, thinking_budget_grace=0), "thinking_budget"),
+        "model": ({"script": "Short thought.\n</think>\n\nRayleigh."}, None),
+    }
+    jobs = {}
+    for name, (extra, _) in cases.items():
+        for stream in (False, True):
+            jobs[("chat", name, stream)] = (
+                lambda extra=extra, stream=stream: chat(server, stream=stream,
+                                                        vllm_xargs=extra).closed_by)
+            jobs[("responses", name, stream)] = (
+                lambda extra=extra, stream=stream: responses_closed_by(server, stream, extra))
+            jobs[("messages", name, stream)] = (
+                lambda extra=extra, stream=stream: message(stream, extra))
+    for (api, name, stream), verdict in batch(jobs).items():
+        assert verdict == cases[name][1], (api, name, stream)
+
+
+def responses_closed_by(server, stream: bool, extra: dict) -> str | None:
+    request = dict(model=server.model, input=MESSAGES[0]["content"], max_output_tokens=200,
+                   extra_body={"vllm_xargs": extra})
+    client = server.client()
+    if stream:
+        events = list(client.responses.create(**request, stream=True))
+        response = next(e.response for e in events if e.type == "response.completed")
+    else:
+        response = client.responses.create(**request)
+    return (response.model_extra or {}).get("thinking_closed_by")
