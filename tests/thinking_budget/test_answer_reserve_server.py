@@ -174,6 +174,7 @@ def test_tool_calls_and_json_schema_fit_whole(server, tokens, limit):
     for (name, stream), reply in batch(jobs).items():
         structured = name == "json_schema" or CHOICES[name][2]
         assert words(reply.reasoning) == cap(limit, tokens[structured]), (name, stream)
+        assert reply.closed_by == "answer_reserve", (name, stream)
         if name == "json_schema":
             assert json.loads(reply.content) == {"answer": "yes"}, stream
             assert reply.finish == "stop", stream
