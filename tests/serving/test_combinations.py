@@ -138,13 +138,24 @@ def test_thinking_off_keeps_the_grammar_from_the_first_token(server, stream):
 # reasoning_effort "minimal" is a budget of 32 here (the default mapping), so those requests get
 # room to show it: 32 + grace 16 + "\n</think>" fits in 80 tokens.
 EFFORT_BUDGET, EFFORT_MAX_TOKENS = 32 + 16 + 1, 80
+# No budget, the answer reserve on for the request (the suite's servers run with it off): the
+# thought must end (`</think>` included) with RESERVE of the MAX_TOKENS left for the answer.
+RESERVE = 20
 GRACE_XARGS = {"thinking_budget_grace": GRACE}
 BUDGET_FIELDS = {  # how each knob asks for BUDGET tokens with GRACE (tests/thinking_budget/)
     "thinking_budget": {"vllm_xargs": {"thinking_budget": BUDGET, **GRACE_XARGS}},
     "thinking_token_budget": {"thinking_token_budget": BUDGET, "vllm_xargs": GRACE_XARGS},
     "nvext": {"nvext": {"max_thinking_tokens": BUDGET}, "vllm_xargs": GRACE_XARGS},
     "reasoning_effort": {"reasoning_effort": "minimal"},
+    "answer_reserve": {"vllm_xargs": {"answer_reserve": RESERVE}},
 }
+
+
+def thought_limit(budget: str) -> int:
+    """The most tokens up to and including the end of the thought, for a BUDGET_FIELDS key."""
+    if budget == "answer_reserve":
+        return MAX_TOKENS - RESERVE
+    return (EFFORT_BUDGET if budget == "reasoning_effort" else BUDGET + GRACE + 1) + 1
 ALL_IN_ONE = [(thinking, tool_choice, budget, stream)
               for thinking in ("on", "off") for tool_choice in ("auto", "required")
               for budget in BUDGET_FIELDS for stream in (False, True)]
@@ -181,9 +192,8 @@ def test_everything_in_one_request(server):
                 assert content.lstrip().startswith("{"), case
         else:
             end = thought_end(tokens)
-            thought = len(tokens) if end is None else end
-            limit = EFFORT_BUDGET if budget == "reasoning_effort" else BUDGET + GRACE + 1
-            assert thought <= limit, case
+            thought = len(tokens) if end is None else end + 1
+            assert thought <= thought_limit(budget), case
             if end is None:
                 continue  # the model stopped while thinking: no answer to check
         if finish != "stop":
@@ -202,13 +212,13 @@ def test_everything_in_one_request(server):
 # was an HTTP 500 here (vLLM 0.32 left the first token outside the grammar).
 RESPONSES_ALL_IN_ONE = [(thinking, tool_choice, budget, stream)
                         for thinking in ("on", "off") for tool_choice in ("auto", "required")
-                        for budget in ("thinking_budget", "reasoning_effort")
+                        for budget in ("thinking_budget", "reasoning_effort", "answer_reserve")
                         for stream in (False, True)]
 
 
 def run_responses_all_in_one(server, thinking, tool_choice, budget, stream):
     by_effort = budget == "reasoning_effort"
-    body = {"vllm_xargs": {} if by_effort else dict(BUDGET_FIELDS[budget]["vllm_xargs"])}
+    body: dict = {"vllm_xargs": {} if by_effort else dict(BUDGET_FIELDS[budget]["vllm_xargs"])}
     if thinking == "off":
         body["chat_template_kwargs"] = {"enable_thinking": False}
     response = server.client().responses.create(
@@ -234,9 +244,8 @@ def test_everything_in_one_responses_request(server):
         thought = response.usage.output_tokens_details.reasoning_tokens
         if thinking == "off":
             assert thought == 0, case
-        else:
-            limit = EFFORT_BUDGET if budget == "reasoning_effort" else BUDGET + GRACE + 1
-            assert thought <= limit, case
+        else:  # reasoning tokens: the thought without its `</think>`
+            assert thought < thought_limit(budget), case
         if response.status != "completed":
             continue  # cut by max_output_tokens: the constrained answer is unfinished
         calls = [o.name for o in response.output if o.type == "function_call"]
