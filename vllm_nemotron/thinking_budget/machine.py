@@ -50,6 +50,8 @@ class ThinkingTrack:
         self.opened_in_prompt = opened_in_prompt
         self.end_sequence = markers.closing_sequence if params.structured else markers.end_sequence
         self.closers = (markers.close, *markers.tool_starts)  # how the model itself closes
+        self.pattern_ends = frozenset(p[-1] for p in (self.end_sequence, *self.closers) if p)
+        self.longest = max(len(markers.start), len(self.end_sequence), *map(len, self.closers))
         self.forced: dict[int, int] = {}  # position -> token this track forced there
         self.logged = False
         self._reset()
@@ -94,8 +96,7 @@ class ThinkingTrack:
         while known > self.scanned and output_ids[known - 1] == UNKNOWN \
                 and (known - 1) not in self.forced:
             known -= 1  # may still be repaired
-        m = self.markers
-        longest = max(len(m.start), len(self.end_sequence), *map(len, self.closers))
+        m, longest = self.markers, self.longest
         for pos in range(self.scanned, known):
             if self.closed:
                 break
@@ -112,18 +113,21 @@ class ThinkingTrack:
                     continue
                 self.closed = True  # it never opened: nothing to budget
                 break
-            window = self._window(output_ids, end, min(longest, end - self.think_start))
+            token = self._token(output_ids, pos)
             # The model's own `</think>` or tool-call opener closes thinking; once forcing began,
-            # only the whole end sequence does (its `</think>` is ours).
-            if ends_with(window, len(window), self.end_sequence) or (
-                    pos < self._force_from()
-                    and any(ends_with(window, len(window), c) for c in self.closers)):
-                self.closed = True
-                break
+            # only the whole end sequence does (its `</think>` is ours). Only a token that ends
+            # one of them can (most tokens do not: their window is never built).
+            if token in self.pattern_ends:
+                window = self._window(output_ids, end, min(longest, end - self.think_start))
+                if ends_with(window, len(window), self.end_sequence) or (
+                        pos < self._force_from()
+                        and any(ends_with(window, len(window), c) for c in self.closers)):
+                    self.closed = True
+                    break
             budget_end = self.think_start + self.budget
             if (self.grace_end is None and self.budget > 0
                     and budget_end - 1 <= pos < budget_end + self.grace
-                    and self._token(output_ids, pos) in m.boundaries):
+                    and token in m.boundaries):
                 self.grace_end = end
         self.scanned = known
 
