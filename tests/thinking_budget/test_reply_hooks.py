@@ -29,13 +29,21 @@ def test_after_import_runs_a_hook_once_the_module_is_imported_or_at_once(tmp_pat
     assert seen == [7, -7]  # once
 
 
-@pytest.mark.parametrize("module,cls,method", [
-    (module, cls, method) for module, hooks in reply.HOOKS.items() for cls, method, _ in hooks])
-def test_every_reply_builder_of_this_vllm_is_wrapped(module, cls, method):
-    """A vLLM that renamed one would serve replies without the field: this names which."""
+HOOKS = [(module, hook) for module, hooks in reply.HOOKS.items() for hook in hooks]
+
+
+@pytest.mark.parametrize("module,hook", HOOKS, ids=[f"{h.cls}.{h.method}" for _, h in HOOKS])
+def test_every_reply_builder_of_this_vllm_is_wrapped(module, hook):
+    """A vLLM that renamed one would serve replies without the field: this names which. Of
+    the two ways to stream chat (0.32's strings, 0.33's `_raw` objects) the one in use is."""
     vllm_nemotron.register()
-    target = getattr(importlib.import_module(module), cls)
-    assert getattr(vars(target)[method], "wrapped_by", None) == reply.__name__
+    target = getattr(importlib.import_module(module), hook.cls)
+    replaced = hook.unless is not None and hasattr(target, hook.unless)
+    newer_only = any(h.unless == hook.method for h in reply.HOOKS[module])
+    if replaced or (newer_only and hook.method not in vars(target)):
+        assert getattr(vars(target).get(hook.method), "wrapped_by", None) != reply.__name__
+        return
+    assert getattr(vars(target)[hook.method], "wrapped_by", None) == reply.__name__
 
 
 def sse(payload: dict) -> str:
@@ -65,3 +73,24 @@ def test_a_streamed_chunk_gets_the_verdict_with_its_finish_reason(chunk, verdict
 def test_other_events_pass_unchanged():
     for chunk in ("data: [DONE]\n\n", "data: not json\n\n", ": keep-alive\n\n"):
         assert reply._with_verdicts(chunk, {0: "answer_reserve"}) == chunk
+
+
+def test_a_chunk_object_gets_the_verdict_with_its_finish_reason():
+    """vLLM 0.33 builds chunk objects before it writes them (chat_completion_stream_generator_raw
+    ); /v1/messages reads them there."""
+    from vllm.entrypoints.openai.chat_completion.protocol import (
+        ChatCompletionResponseStreamChoice,
+        ChatCompletionStreamResponse,
+        DeltaMessage,
+    )
+
+    choices = [ChatCompletionResponseStreamChoice(index=i, delta=DeltaMessage(content="x"),
+                                                  finish_reason=finish)
+               for i, finish in ((0, "stop"), (1, None))]
+    chunk = ChatCompletionStreamResponse(id="c", created=1, model="m", choices=choices)
+    out = reply._with_verdicts(chunk, {0: "answer_reserve", 1: "thinking_budget"})
+    dumped = json.loads(out.model_dump_json(exclude_unset=True))
+    assert [c.get(reply.FIELD) for c in dumped["choices"]] == ["answer_reserve", None]
+    assert reply._chunk_verdicts(out) == ["answer_reserve"]
+    assert reply._chunk_verdicts(out.model_dump_json()) == []  # not an event string
+    assert reply._chunk_verdicts(f"data: {out.model_dump_json()}\n\n") == ["answer_reserve"]

@@ -18,11 +18,12 @@ calls it when the API server imports them (after_import.py).
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
 import json
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from vllm.logger import init_logger
 from vllm.sampling_params import RequestOutputKind, SamplingParams
@@ -37,8 +38,19 @@ FIELD = "thinking_closed_by"
 _PARAMS = "_vllm_nemotron_sampling_params"  # set on a chat request by `to_sampling_params`
 _MARKERS: dict[int, tuple[Any, ThinkingMarkers]] = {}  # id(tokenizer) -> (tokenizer, markers)
 
-# module -> (class, method, wrapper factory); see install()
-HOOKS: dict[str, list[tuple[str, str, Callable[[Any], Any]]]] = {}
+
+
+class Hook(NamedTuple):
+    """Wrap `cls.method` with `factory(original)`, unless `cls` has `unless` (a newer vLLM's
+    method that does the job instead)."""
+
+    cls: str
+    method: str
+    factory: Callable[[Any], Any]
+    unless: str | None = None
+
+
+HOOKS: dict[str, list[Hook]] = {}  # module -> its hooks; see install()
 
 
 def markers_for(tokenizer: Any) -> ThinkingMarkers:
@@ -49,21 +61,21 @@ def markers_for(tokenizer: Any) -> ThinkingMarkers:
     return entry[1]
 
 
-def _hook(module: str, cls: str, method: str) -> Callable[[Any], Any]:
+def _hook(module: str, cls: str, method: str,
+          unless: str | None = None) -> Callable[[Any], Any]:
     def add(factory: Callable[[Any], Any]) -> Callable[[Any], Any]:
-        HOOKS.setdefault(module, []).append((cls, method, factory))
+        HOOKS.setdefault(module, []).append(Hook(cls, method, factory, unless))
         return factory
     return add
 
 
 def install(module: Any) -> None:
     """Wrap the reply builders that `module` defines (once; a vLLM that renamed one keeps it)."""
-    for cls_name, method, factory in HOOKS.get(module.__name__, []):
+    for cls_name, method, factory, unless in HOOKS.get(module.__name__, []):
         cls = getattr(module, cls_name, None)
         original = None if cls is None else vars(cls).get(method)
-        if original is None:
-            logger.debug("%s: no %s.%s in this vLLM; replies do not say who closed a thought",
-                         FIELD, cls_name, method)
+        if original is None or (unless is not None and hasattr(cls, unless)):
+            logger.debug("%s: %s.%s is not wrapped in this vLLM", FIELD, cls_name, method)
             continue
         if getattr(original, "wrapped_by", None) == __name__:
             continue
@@ -86,18 +98,25 @@ class Outputs:
         self.tokens: dict[int, list[int]] = {}
         self.verdicts: dict[int, ClosedBy] = {}
 
-    def see(self, result: Any) -> None:
+    def see(self, result: Any) -> list[int]:
+        """Take in one engine result; the indices of the choices it finished."""
         if self.prompt is None and result.prompt_token_ids is not None:
             self.prompt = list(result.prompt_token_ids)
+        finished = []
         for out in result.outputs:
             tokens = self.tokens.setdefault(out.index, [])
             if self.params.output_kind != RequestOutputKind.DELTA:
                 tokens.clear()
             tokens.extend(out.token_ids)
             if out.finish_reason is not None:
-                self.decide(out.index)
+                finished.append(out.index)
+        return finished
 
-    def decide(self, index: int) -> None:
+    async def decide(self, index: int) -> None:
+        """Replay choice `index` (off the event loop: a long thought takes a while)."""
+        await asyncio.to_thread(self._decide, index)
+
+    def _decide(self, index: int) -> None:
         try:
             verdict = request_closed_by(self.params, markers_for(self.tokenizer), self.prompt,
                                         self.tokens.get(index, []))
@@ -110,7 +129,8 @@ class Outputs:
     async def tap(self, results: AsyncIterator[Any]) -> AsyncIterator[Any]:
         try:
             async for result in results:
-                self.see(result)
+                for index in self.see(result):
+                    await self.decide(index)
                 yield result
         finally:
             aclose = getattr(results, "aclose", None)
@@ -175,10 +195,10 @@ def _full_chat(original: Any) -> Any:
     return chat_completion_full_generator
 
 
-@_hook("vllm.entrypoints.openai.chat_completion.serving", "OpenAIServingChat",
-       "chat_completion_stream_generator")
 def _streamed_chat(original: Any) -> Any:
-    async def chat_completion_stream_generator(*args: Any, **kwargs: Any) -> Any:
+    """vLLM 0.32 streams chat as server-sent-event strings, 0.33 builds chunk objects first
+    (`chat_completion_stream_generator_raw`): the choice that finishes gets FIELD either way."""
+    async def stream(*args: Any, **kwargs: Any) -> Any:
         bound = _arguments(original, args, kwargs)
         outputs = _chat_outputs(bound.arguments)
         if outputs is not None:
@@ -187,16 +207,29 @@ def _streamed_chat(original: Any) -> Any:
         chunks = original(*bound.args, **bound.kwargs)
         try:
             async for chunk in chunks:
-                if outputs is not None and outputs.verdicts and '"finish_reason":"' in chunk:
+                if outputs is not None and outputs.verdicts:
                     chunk = _with_verdicts(chunk, outputs.verdicts)
                 yield chunk
         finally:
             await chunks.aclose()
-    return chat_completion_stream_generator
+    return stream
 
 
-def _with_verdicts(chunk: str, verdicts: dict[int, ClosedBy]) -> str:
-    event = _sse(chunk)
+_hook("vllm.entrypoints.openai.chat_completion.serving", "OpenAIServingChat",
+      "chat_completion_stream_generator", unless="chat_completion_stream_generator_raw")(
+    _streamed_chat)
+_hook("vllm.entrypoints.openai.chat_completion.serving", "OpenAIServingChat",
+      "chat_completion_stream_generator_raw")(_streamed_chat)
+
+
+def _with_verdicts(chunk: Any, verdicts: dict[int, ClosedBy]) -> Any:
+    """`chunk` (an event string or a chunk object) with FIELD on each choice it finishes."""
+    if not isinstance(chunk, str):
+        for choice in getattr(chunk, "choices", None) or []:
+            if getattr(choice, "finish_reason", None) and choice.index in verdicts:
+                setattr(choice, FIELD, verdicts[choice.index])
+        return chunk
+    event = None if '"finish_reason":"' not in chunk else _sse(chunk)
     if event is None:
         return chunk
     head, payload = event
@@ -225,7 +258,7 @@ def _responses(original: Any) -> Any:
             return response
         outputs.prompt = list(final.prompt_token_ids or [])
         outputs.tokens[0] = list(final.outputs[0].token_ids)
-        outputs.decide(0)
+        await outputs.decide(0)
         if 0 in outputs.verdicts:
             setattr(response, FIELD, outputs.verdicts[0])
         return response
@@ -268,12 +301,10 @@ def _streamed_message(original: Any) -> Any:
                                        **kwargs: Any) -> Any:
         verdict: list[str] = []
 
-        async def chat_chunks() -> AsyncIterator[str]:
+        async def chat_chunks() -> AsyncIterator[Any]:
             try:
                 async for chunk in generator:
-                    if f'"{FIELD}":"' in chunk and (event := _sse(chunk)) is not None:
-                        verdict.extend(choice[FIELD] for choice in event[1].get("choices") or []
-                                       if FIELD in choice)
+                    verdict.extend(_chunk_verdicts(chunk))
                     yield chunk
             finally:
                 if hasattr(generator, "aclose"):
@@ -291,3 +322,13 @@ def _streamed_message(original: Any) -> Any:
         finally:
             await events.aclose()
     return message_stream_converter
+
+
+def _chunk_verdicts(chunk: Any) -> list[str]:
+    """FIELD of the choices in a chat chunk: an event string (vLLM 0.32) or an object (0.33)."""
+    if isinstance(chunk, str):
+        event = _sse(chunk) if f'"{FIELD}":"' in chunk else None
+        choices = [] if event is None else event[1].get("choices") or []
+        return [choice[FIELD] for choice in choices if FIELD in choice]
+    return [extra[FIELD] for choice in getattr(chunk, "choices", None) or []
+            if FIELD in (extra := getattr(choice, "model_extra", None) or {})]
