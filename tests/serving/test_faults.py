@@ -108,6 +108,17 @@ GRAMMAR_FROM_THE_FIRST_TOKEN = [
     responses(chat_template_kwargs={"enable_thinking": False}, vllm_xargs=BUDGET,
               structured_outputs={"regex": "<think>[a-z ]*"}),
     responses(include_reasoning=False, text={"format": JSON_OBJECT}, vllm_xargs=BUDGET),
+    # the fuzzer's seed 5 with the answer reserve on: the prompt closed the thought (a
+    # `<think></think>` prefill, `enable_thinking: 0`), so vLLM constrains from the first token
+    # and the grammar's `<think>` is answer: neither the reserve nor a budget may close it
+    chat(messages=[*USER, {"role": "assistant", "content": "<think></think>"}],
+         continue_final_message=True, add_generation_prompt=False,
+         structured_outputs={"regex": "<think>[a-z ]*"}, vllm_xargs={"answer_reserve": 8}),
+    chat(messages=[*USER, {"role": "assistant", "content": "<think></think>"}],
+         continue_final_message=True, add_generation_prompt=False,
+         structured_outputs={"regex": "<think>[a-z ]*"}, vllm_xargs=BUDGET),
+    chat(chat_template_kwargs={"enable_thinking": 0}, vllm_xargs=BUDGET,
+         structured_outputs={"regex": "<think>[a-z ]*"}),
 ]
 
 

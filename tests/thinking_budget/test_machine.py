@@ -9,7 +9,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vllm_nemotron.thinking_budget.machine import UNKNOWN, ThinkingTrack
-from vllm_nemotron.thinking_budget.markers import ThinkingMarkers, prompt_opens_thinking
+from vllm_nemotron.thinking_budget.markers import (
+    ThinkingMarkers,
+    prompt_opens_thinking,
+    prompt_thinking,
+)
 from vllm_nemotron.thinking_budget.params import BudgetParams
 
 NL, DOT, WORD, NL2, CALL = 10, 12, 5, 11, 30
@@ -105,13 +109,31 @@ def test_think_tag_after_the_start_is_text(markers, model):
     assert generate(markers, 0, 0, model, opened=False, length=10, structured=True) == model
 
 
-@pytest.mark.parametrize("markers,tail,opened", [
+@pytest.mark.parametrize("markers,tail,state", [
     (SINGLE, [7, 1], True), (SINGLE, [7, 1, NL], True), (SINGLE, [1, 2], False),
-    (SINGLE, [1, NL, 2, NL2], False), (SINGLE, [7, 8], False), (SINGLE, [], False),
+    (SINGLE, [1, NL, 2, NL2], False), (SINGLE, [7, 8], None), (SINGLE, [], None),
     (MULTI, [7, 20, 21, 22, NL], True), (MULTI, [20, 21, 22, 23, 21, 22], False),
 ])
-def test_prompt_opens_thinking(markers, tail, opened):
-    assert prompt_opens_thinking(markers, tail) is opened
+def test_prompt_thinking(markers, tail, state):
+    assert prompt_thinking(markers, tail) is state
+    assert prompt_opens_thinking(markers, tail) is (state is True)
+
+
+@pytest.mark.parametrize("structured", [False, True])
+@pytest.mark.parametrize("markers,tail", [(SINGLE, [7, 1, 2]), (MULTI, [20, 21, 22, 23, 21, 22])])
+def test_a_grammar_after_a_prompt_that_closed_the_thought_gets_nothing_forced(markers, tail,
+                                                                            structured):
+    """The fuzzer's seed 5 with the reserve on: a `<think></think>` prefill, continued, under a
+    regex that writes `<think>` first: vLLM constrains from the first token (the prompt ended
+    reasoning), so forcing `</think>` there was a grammar rejection, a 500. Without a grammar
+    the output's own `<think>` is still budgeted."""
+    model = [*markers.start, *[WORD] * 12]
+    track = ThinkingTrack.for_prompt(markers, BudgetParams(2, 0, structured), tail)
+    out: list[int] = []
+    while len(out) < 10:
+        forced = track.forced_token(out)
+        out.append(forced if forced is not None else model[len(out)])
+    assert (out == model[:10]) is structured
 
 
 def test_placeholders_count_only():

@@ -8,7 +8,7 @@ import itertools
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from vllm.sampling_params import SamplingParams
+from vllm.sampling_params import SamplingParams, StructuredOutputsParams
 
 from tests.thinking_budget.test_machine import DOT, MULTI, NL, NL2, SINGLE, WORD
 from vllm_nemotron.thinking_budget.machine import ThinkingTrack
@@ -106,3 +106,7 @@ def test_a_request_reads_the_prompt_and_its_params_as_the_processor_does():
     assert request_closed_by(params, SINGLE, [7, 1], output) == "thinking_budget"
     # the prompt closed its thought: the output is answer, nothing was closed
     assert request_closed_by(params, SINGLE, [7, 1, CLOSE], output) is None
+    # the prompt closed it and a grammar owns the output: its own `<think>` is not budgeted
+    params.structured_outputs = StructuredOutputsParams(regex="<think>[a-z ]*")
+    opened_by_output = [1, *output]
+    assert request_closed_by(params, SINGLE, [7, 1, CLOSE], opened_by_output) is None

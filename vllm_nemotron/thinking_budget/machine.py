@@ -32,7 +32,7 @@ from collections.abc import Sequence
 
 from vllm.logger import init_logger
 
-from vllm_nemotron.thinking_budget.markers import ThinkingMarkers, ends_with
+from vllm_nemotron.thinking_budget.markers import ThinkingMarkers, ends_with, prompt_thinking
 from vllm_nemotron.thinking_budget.params import BudgetParams
 from vllm_nemotron.thinking_budget.reserve import Landing, landing, thought_cap
 
@@ -44,10 +44,12 @@ UNKNOWN = -1
 class ThinkingTrack:
     """Budget state of one request; `forced_token(output_ids)` is the whole interface."""
 
-    def __init__(self, markers: ThinkingMarkers, params: BudgetParams, opened_in_prompt: bool):
+    def __init__(self, markers: ThinkingMarkers, params: BudgetParams, opened_in_prompt: bool,
+                 inert: bool = False):
         self.markers = markers
         self.params = params
         self.opened_in_prompt = opened_in_prompt
+        self.inert = inert  # forces nothing, ever (see `for_prompt`)
         self.end_sequence = markers.closing_sequence if params.structured else markers.end_sequence
         self.closers = (markers.close, *markers.tool_starts)  # how the model itself closes
         self.pattern_ends = frozenset(p[-1] for p in (self.end_sequence, *self.closers) if p)
@@ -55,6 +57,16 @@ class ThinkingTrack:
         self.forced: dict[int, int] = {}  # position -> token this track forced there
         self.logged = False
         self._reset()
+
+    @classmethod
+    def for_prompt(cls, markers: ThinkingMarkers, params: BudgetParams,
+                   prompt_tail: Sequence[int]) -> ThinkingTrack:
+        """The track of a request whose prompt ends with `prompt_tail` (PROMPT_TAIL tokens).
+        A grammar request whose prompt closed its thought (`enable_thinking` 0, a `<think></think>`
+        prefill) gets an inert track: the reasoning parser tells vLLM the prompt ended the
+        reasoning, so the grammar owns every output token, a `<think>` it allows included."""
+        state = prompt_thinking(markers, prompt_tail)
+        return cls(markers, params, state is True, inert=state is False and params.structured)
 
     def fork(self) -> ThinkingTrack:
         """An independent copy, to ask about a continuation that may be thrown away."""
@@ -65,7 +77,7 @@ class ThinkingTrack:
 
     def _reset(self) -> None:
         self.think_start: int | None = None
-        self.closed = False
+        self.closed = self.inert
         if self.opened_in_prompt:
             self._open(0)
         self.grace_end: int | None = None  # first forced position, once a line end decided it

@@ -57,8 +57,9 @@ def ends_with(tokens: Sequence[int], end: int, pattern: tuple[int, ...]) -> bool
     return start >= 0 and tuple(tokens[start:end]) == pattern
 
 
-def prompt_opens_thinking(markers: ThinkingMarkers, prompt_tail: Sequence[int]) -> bool:
-    """True when the prompt ends inside `<think>` (the chat template opened it)."""
+def prompt_thinking(markers: ThinkingMarkers, prompt_tail: Sequence[int]) -> bool | None:
+    """Whether the prompt ends inside `<think>` (True: the chat template opened it), after
+    `</think>` (False: the template or a prefill closed it), or with neither in its tail."""
     last_start = last_close = -1
     for end in range(len(prompt_tail), 0, -1):
         if last_start < 0 and ends_with(prompt_tail, end, markers.start):
@@ -68,7 +69,14 @@ def prompt_opens_thinking(markers: ThinkingMarkers, prompt_tail: Sequence[int]) 
             last_close = end
         if last_start >= 0 or last_close >= 0:
             break
+    if last_start < 0 and last_close < 0:
+        return None
     return last_start > last_close
+
+
+def prompt_opens_thinking(markers: ThinkingMarkers, prompt_tail: Sequence[int]) -> bool:
+    """True when the prompt ends inside `<think>` (the chat template opened it)."""
+    return prompt_thinking(markers, prompt_tail) is True
 
 
 class LazyMarkers:

@@ -19,7 +19,7 @@ from vllm.v1.sample.logits_processor.interface import BatchUpdate
 
 from vllm_nemotron.thinking_budget.forcing import force_budgets
 from vllm_nemotron.thinking_budget.machine import ThinkingTrack
-from vllm_nemotron.thinking_budget.markers import PROMPT_TAIL, LazyMarkers, prompt_opens_thinking
+from vllm_nemotron.thinking_budget.markers import PROMPT_TAIL, LazyMarkers
 from vllm_nemotron.thinking_budget.reserve import track_params
 from vllm_nemotron.thinking_budget.runners import FQCN, sees_placeholders
 
@@ -59,9 +59,9 @@ class V1ThinkingBudget:
             logger.warning_once("thinking_budget: not enforced for structured-output requests "
                                 "while the processor sees -1 placeholders (see above)")
             return None
-        markers = self.markers.get()
-        opened = prompt_opens_thinking(markers, (prompt_ids or [])[-PROMPT_TAIL:])
-        return ThinkingTrack(markers, budget, opened), output_ids
+        track = ThinkingTrack.for_prompt(self.markers.get(), budget,
+                                         (prompt_ids or [])[-PROMPT_TAIL:])
+        return track, output_ids
 
     def update_state(self, batch_update: BatchUpdate | None) -> None:
         process_dict_updates(self.tracks, batch_update, self._new_track)

@@ -20,7 +20,7 @@ from vllm.v1.worker.gpu.sample.logits_processor import LogitsContext, LogitsProc
 
 from vllm_nemotron.thinking_budget.forcing import force_budgets
 from vllm_nemotron.thinking_budget.machine import ThinkingTrack
-from vllm_nemotron.thinking_budget.markers import PROMPT_TAIL, LazyMarkers, prompt_opens_thinking
+from vllm_nemotron.thinking_budget.markers import PROMPT_TAIL, LazyMarkers
 from vllm_nemotron.thinking_budget.params import BudgetParams
 from vllm_nemotron.thinking_budget.reserve import track_params
 
@@ -158,9 +158,8 @@ class V2ThinkingBudget:
             if state.track is None:
                 tail_len = int(self.req_states.prompt_len.np[item.slot]) - item.start
                 prompt_tail, state.output_ids = item.new_ids[:tail_len], item.new_ids[tail_len:]
-                markers = self.markers.get()
-                opened = prompt_opens_thinking(markers, prompt_tail)
-                state.track = ThinkingTrack(markers, state.params, opened)
+                state.track = ThinkingTrack.for_prompt(self.markers.get(), state.params,
+                                                       prompt_tail)
             else:
                 state.output_ids += item.new_ids
             # A fork for every draft row, so rejected drafts leave the request's state untouched.

@@ -18,11 +18,7 @@ from typing import Any, Literal
 from vllm.sampling_params import SamplingParams
 
 from vllm_nemotron.thinking_budget.machine import ThinkingTrack
-from vllm_nemotron.thinking_budget.markers import (
-    PROMPT_TAIL,
-    ThinkingMarkers,
-    prompt_opens_thinking,
-)
+from vllm_nemotron.thinking_budget.markers import PROMPT_TAIL, ThinkingMarkers
 from vllm_nemotron.thinking_budget.reserve import track_params
 
 ClosedBy = Literal["thinking_budget", "answer_reserve"]
@@ -72,5 +68,5 @@ def request_closed_by(params: SamplingParams, markers: ThinkingMarkers,
     budget = track_params(params)
     if budget is None:
         return None
-    opened = prompt_opens_thinking(markers, list(prompt_ids or [])[-PROMPT_TAIL:])
-    return closed_by(ThinkingTrack(markers, budget, opened), output_ids)
+    prompt_tail = list(prompt_ids or [])[-PROMPT_TAIL:]
+    return closed_by(ThinkingTrack.for_prompt(markers, budget, prompt_tail), output_ids)
