@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from vllm.exceptions import VLLMValidationError
+from vllm.sampling_params import SamplingParams
 
 from tests.fuzz.checks import Outcome
 from tests.fuzz.requests import Case
-from vllm_nemotron.thinking_budget.params import check_xargs
+from vllm_nemotron.thinking_budget.params import budget_params
 from vllm_nemotron.thinking_budget.reserve import request_reserve
 
 
@@ -58,9 +59,15 @@ def late_validated(body: dict) -> bool:
 
 
 def bad_knob(body: dict) -> bool:
-    """A `vllm_xargs` value the thinking-budget processor refuses (its own checks)."""
+    """A `vllm_xargs` value the thinking-budget processor refuses (its own checks), alone or
+    beside vLLM's native `thinking_token_budget`."""
     try:
-        check_xargs(xargs(body))
+        native = SamplingParams(thinking_token_budget=body.get("thinking_token_budget"))
+    except VLLMValidationError:
+        native = SamplingParams()  # vLLM's own 400, not the processor's
+    native.extra_args = xargs(body)
+    try:
+        budget_params(native)
         request_reserve(xargs(body), None)
     except VLLMValidationError:
         return True
