@@ -184,6 +184,15 @@ def test_tool_calls_and_json_schema_fit_whole(server, tokens, limit):
         assert reply.finish in ("tool_calls", "stop"), (name, stream)
 
 
+def create_response(server, stream: bool, request: dict):
+    """A Responses API request's response (streamed: the one `response.completed` carries)."""
+    client = server.client()
+    if stream:
+        events = list(client.responses.create(**request, stream=True))
+        return next(e.response for e in events if e.type == "response.completed")
+    return client.responses.create(**request)
+
+
 def responses_reply(server, stream: bool, limit: int, text=None, **fields):
     """(output text, reasoning text, status, thinking_closed_by) of one Responses API request;
     `text` is its `text` field (a format) and makes the scripted answer the schema's object."""
@@ -192,12 +201,7 @@ def responses_reply(server, stream: bool, limit: int, text=None, **fields):
                                else xargs(**fields)})
     if text:
         request["text"] = text
-    client = server.client()
-    if stream:
-        events = list(client.responses.create(**request, stream=True))
-        response = next(e.response for e in events if e.type == "response.completed")
-    else:
-        response = client.responses.create(**request)
+    response = create_response(server, stream, request)
     reasoning = "".join(c.text for item in response.output if item.type == "reasoning"
                         for c in (item.content or []))
     return (response.output_text, reasoning, response.status,
@@ -337,10 +341,4 @@ def test_the_reply_says_who_closed_the_thought(server):
 def responses_closed_by(server, stream: bool, extra: dict) -> str | None:
     request = dict(model=server.model, input=MESSAGES[0]["content"], max_output_tokens=200,
                    extra_body={"vllm_xargs": extra})
-    client = server.client()
-    if stream:
-        events = list(client.responses.create(**request, stream=True))
-        response = next(e.response for e in events if e.type == "response.completed")
-    else:
-        response = client.responses.create(**request)
-    return (response.model_extra or {}).get("thinking_closed_by")
+    return (create_response(server, stream, request).model_extra or {}).get("thinking_closed_by")
