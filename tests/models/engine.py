@@ -94,3 +94,23 @@ def transformers_greedy(model_dir, prompts=PROMPTS, max_tokens=MAX_TOKENS):
                 top2 = scores[0].topk(2).values
                 margin = min(margin, float(top2[0] - top2[1]))
     return tokens, margin
+
+
+def served_greedy(model_dir, prompts=PROMPTS, max_tokens=MAX_TOKENS, text_prompt=None,
+                  text_max_tokens=8):
+    """What `greedy_tokens` returns, from the OpenAI server instead of an offline engine (one
+    engine start serves both the reference comparison and the API check), and the choice the
+    server gives for `text_prompt` (a string, greedy); the server stops before this returns."""
+    from tests.harness.server import OpenAIServer
+
+    with OpenAIServer(model_dir) as server:
+        client = server.client()
+        greedy = dict(model=client.models.list().data[0].id, temperature=0,
+                      extra_body={"ignore_eos": True, "return_token_ids": True})
+        out = client.completions.create(prompt=prompts, max_tokens=max_tokens, **greedy)
+        tokens = [list(c.token_ids) for c in sorted(out.choices, key=lambda c: c.index)]
+        choice = None
+        if text_prompt is not None:
+            choice = client.completions.create(prompt=text_prompt, max_tokens=text_max_tokens,
+                                               **greedy).choices[0]
+    return tokens, choice
