@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from tests.models.engine import greedy_tokens, served_greedy, transformers_greedy
+from tests.models.engine import IN_PROCESS, greedy_tokens, served_greedy, transformers_greedy
 from vllm_nemotron.models.nemotron_h import check_tensor_parallel
 from vllm_nemotron.tiny import build_nemotron_h
 
@@ -111,9 +111,8 @@ def test_our_class_is_in_trees_but_for_the_mlp_activation(tmp_path):
 
     path = build_nemotron_h(tmp_path / "silu", pattern="M*-M-", mlp_hidden_act="silu",
                             template=None)
-    # each process runs its engine in itself: no engine-core and worker processes to start
-    inproc = {"VLLM_ENABLE_V1_MULTIPROCESSING": "0"}
-    ours, in_tree = decode(path, plugin=True, env=inproc), decode(path, plugin=False, env=inproc)
+    ours = decode(path, plugin=True, env=IN_PROCESS)  # the engine in that process
+    in_tree = decode(path, plugin=False, env=IN_PROCESS)
     assert ours["model_class"] == "vllm_nemotron.models.nemotron_h:NemotronHForCausalLM"
     assert in_tree["model_class"] == "vllm.model_executor.models.nemotron_h:NemotronHForCausalLM"
     assert ours["params"] == in_tree["params"]
