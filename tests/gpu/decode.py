@@ -17,14 +17,15 @@ from tests.harness.server import REPO_ROOT
 
 
 def decode(model, *, plugin: bool, max_tokens: int = 12, env: dict | None = None,
-           **engine) -> dict:
+           prompts: list[list[int]] | None = None, **engine) -> dict:
     """Greedy tokens and the loaded model's state from a fresh process (see `main`)."""
     env = {**os.environ, **(env or {}), "VLLM_ALLOW_INSECURE_SERIALIZATION": "1",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT),
                                                        os.environ.get("PYTHONPATH")]))}
     if not plugin:
         env["VLLM_PLUGINS"] = ""
-    request = {"model": str(model), "max_tokens": max_tokens, "engine": engine}
+    request = {"model": str(model), "max_tokens": max_tokens, "engine": engine,
+               **({"prompts": prompts} if prompts is not None else {})}
     proc = subprocess.run([sys.executable, "-m", "tests.gpu.decode", json.dumps(request)],
                           cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
@@ -54,10 +55,10 @@ def model_state(worker) -> dict:
 def main(request: dict) -> dict:
     """In the child: run the engine, then print `RESULT {json}` as the last line."""
     from tests.gpu.decode import model_state as shipped  # by module name, not as __main__'s
-    from tests.models.engine import engine, greedy, spec_decode_counters
+    from tests.models.engine import PROMPTS, engine, greedy, spec_decode_counters
 
     with engine(request["model"], disable_log_stats=False, **request.get("engine", {})) as llm:
-        tokens = greedy(llm, max_tokens=request["max_tokens"])
+        tokens = greedy(llm, request.get("prompts", PROMPTS), max_tokens=request["max_tokens"])
         (state,) = llm.collective_rpc(shipped)
         return {"tokens": tokens, "spec_decode": spec_decode_counters(llm), **state}
 

@@ -61,9 +61,20 @@ def spec_decode_counters(llm) -> dict[str, float]:
             if m.name.startswith(prefix) and isinstance(getattr(m, "value", None), (int, float))}
 
 
+# An engine run by itself in a child process: vLLM's engine core and model in that process
+# ("uni" executor), where an `LLM` here would start an engine-core process and a worker process.
+IN_PROCESS = {"VLLM_ENABLE_V1_MULTIPROCESSING": "0"}
+
+
 def greedy_tokens(model_dir, prompts=PROMPTS, max_tokens=MAX_TOKENS, tp=1, pp=1, dtype="float32",
                   **engine_kwargs):
-    """Token ids that vLLM greedily generates for each prompt, from an engine of its own."""
+    """Token ids that vLLM greedily generates for each prompt, from an engine of its own: one
+    process started for TP=PP=1 (tests/gpu/decode.py, the engine in it), else an `LLM` here."""
+    if tp == pp == 1:
+        from tests.gpu.decode import decode
+
+        return decode(model_dir, plugin=True, max_tokens=max_tokens, env=IN_PROCESS,
+                      prompts=prompts, dtype=dtype, **engine_kwargs)["tokens"]
     with engine(model_dir, tp=tp, pp=pp, dtype=dtype, **engine_kwargs) as llm:
         return greedy(llm, prompts, max_tokens)
 
@@ -94,3 +105,23 @@ def transformers_greedy(model_dir, prompts=PROMPTS, max_tokens=MAX_TOKENS):
                 top2 = scores[0].topk(2).values
                 margin = min(margin, float(top2[0] - top2[1]))
     return tokens, margin
+
+
+def served_greedy(model_dir, prompts=PROMPTS, max_tokens=MAX_TOKENS, text_prompt=None,
+                  text_max_tokens=8):
+    """What `greedy_tokens` returns, from the OpenAI server instead of an offline engine (one
+    engine start serves both the reference comparison and the API check), and the choice the
+    server gives for `text_prompt` (a string, greedy); the server stops before this returns."""
+    from tests.harness.server import OpenAIServer
+
+    with OpenAIServer(model_dir) as server:
+        client = server.client()
+        greedy = dict(model=client.models.list().data[0].id, temperature=0,
+                      extra_body={"ignore_eos": True, "return_token_ids": True})
+        out = client.completions.create(prompt=prompts, max_tokens=max_tokens, **greedy)
+        tokens = [list(c.token_ids) for c in sorted(out.choices, key=lambda c: c.index)]
+        choice = None
+        if text_prompt is not None:
+            choice = client.completions.create(prompt=text_prompt, max_tokens=text_max_tokens,
+                                               **greedy).choices[0]
+    return tokens, choice

@@ -2,7 +2,8 @@
 
 One checkpoint covers every block variant (see tests/harness/decilm.py VARIANT_BLOCKS) and is
 stored in three safetensors shards; a uniform-block checkpoint with tied embeddings must equal
-transformers' LlamaForCausalLM with the same weights.
+transformers' LlamaForCausalLM with the same weights. TP=1 runs behind the OpenAI server (one
+engine start for the reference comparison and the API check), TP=2 in an offline engine.
 """
 
 import pytest
@@ -16,9 +17,11 @@ from tests.harness.decilm import (
     reference_logits,
     uniform_blocks,
 )
-from tests.models.engine import MAX_TOKENS, PROMPTS, greedy_tokens
+from tests.models.engine import MAX_TOKENS, PROMPTS, greedy_tokens, served_greedy
 
 pytestmark = pytest.mark.slow
+
+TEXT_PROMPT = "The quick brown fox"
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +42,14 @@ def references(variants):
 
 
 @pytest.fixture(scope="module")
-def vllm_tp1(variants):
-    return greedy_tokens(variants, tp=1)
+def served(variants):
+    """(greedy tokens of PROMPTS, the choice for TEXT_PROMPT) from the OpenAI server, TP=1."""
+    return served_greedy(variants, text_prompt=TEXT_PROMPT)
+
+
+@pytest.fixture(scope="module")
+def vllm_tp1(served):
+    return served[0]
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +63,16 @@ def test_every_block_variant_matches_reference(vllm_tp1, references):
 
 def test_every_block_variant_matches_reference_tp2(vllm_tp2, references):
     assert vllm_tp2 == references
+
+
+def test_decilm_served_without_trust_remote_code(variants, served):
+    """A text prompt over the OpenAI API: the reference's tokens, and text."""
+    from transformers import AutoTokenizer
+
+    choice = served[1]
+    prompt_ids = AutoTokenizer.from_pretrained(str(variants))(TEXT_PROMPT)["input_ids"]
+    assert choice.token_ids == reference_greedy(variants, prompt_ids, 8)
+    assert choice.text
 
 
 def test_window_length_changes_the_output(variants, vllm_tp1):

@@ -2,14 +2,15 @@
 
 The checkpoint uses what in-tree vLLM gets wrong: tied embeddings (no lm_head in the
 checkpoint, so vLLM's own untie-and-load path cannot mask a missing tie) and a non-relu2 MLP
-activation (silu), stored in two safetensors shards.
+activation (silu), stored in two safetensors shards. TP=1 runs behind the OpenAI server (one
+engine start for the reference comparison and the API check), TP=2 in an offline engine.
 """
 
 import json
 
 import pytest
 
-from tests.models.engine import greedy_tokens, transformers_greedy
+from tests.models.engine import IN_PROCESS, greedy_tokens, served_greedy, transformers_greedy
 from vllm_nemotron.models.nemotron_h import check_tensor_parallel
 from vllm_nemotron.tiny import build_nemotron_h
 
@@ -33,8 +34,14 @@ def test_tied_checkpoint_has_no_lm_head(hybrid):
 
 
 @pytest.fixture(scope="module")
-def vllm_tp1(hybrid):
-    return greedy_tokens(hybrid, tp=1)
+def served(hybrid):
+    """(greedy tokens of PROMPTS, a greedy choice for a text prompt) from the OpenAI server."""
+    return served_greedy(hybrid, text_prompt="The quick brown fox")
+
+
+@pytest.fixture(scope="module")
+def vllm_tp1(served):
+    return served[0]
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +52,12 @@ def vllm_tp2(hybrid, vllm_tp1):  # after TP=1 has stopped
 @pytest.mark.slow
 def test_matches_transformers(vllm_tp1, references):
     assert vllm_tp1 == references
+
+
+@pytest.mark.slow
+def test_nemotron_h_served(served):
+    choice = served[1]
+    assert len(choice.token_ids) == 8 and choice.text
 
 
 @pytest.mark.slow
@@ -98,7 +111,8 @@ def test_our_class_is_in_trees_but_for_the_mlp_activation(tmp_path):
 
     path = build_nemotron_h(tmp_path / "silu", pattern="M*-M-", mlp_hidden_act="silu",
                             template=None)
-    ours, in_tree = decode(path, plugin=True), decode(path, plugin=False)
+    ours = decode(path, plugin=True, env=IN_PROCESS)  # the engine in that process
+    in_tree = decode(path, plugin=False, env=IN_PROCESS)
     assert ours["model_class"] == "vllm_nemotron.models.nemotron_h:NemotronHForCausalLM"
     assert in_tree["model_class"] == "vllm.model_executor.models.nemotron_h:NemotronHForCausalLM"
     assert ours["params"] == in_tree["params"]

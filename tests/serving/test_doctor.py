@@ -105,9 +105,12 @@ def test_block_estimate_matches_vllm(tmp_path):
               "max_model_len=2048, enforce_eager=True, enable_prefix_caching=False)\n"
               "    print('BLOCK', llm.llm_engine.vllm_config.cache_config.block_size)\n")
     (tmp_path / "block.py").write_text(script)
+    # the engine in the script's own process (no engine-core and worker processes to start):
+    # the block size it prints is the engine's either way (the client copies it back)
     out = subprocess.run([sys.executable, str(tmp_path / "block.py"), str(model)],
                          capture_output=True, text=True, timeout=600,
-                         env={**__import__("os").environ, "VLLM_CPU_KVCACHE_SPACE": "1"})
+                         env={**__import__("os").environ, "VLLM_CPU_KVCACHE_SPACE": "1",
+                              "VLLM_ENABLE_V1_MULTIPROCESSING": "0"})
     line = [x for x in out.stdout.splitlines() if x.startswith("BLOCK ")]
     assert line, out.stderr[-3000:]
     assert int(line[0].split()[1]) == mamba_block_tokens(config, 1, 128, kernel_block=32) > 128

@@ -1,7 +1,7 @@
 """End to end on the CPU server (V1 runner) with the tiny hybrid model, whose template opens
 <think>.
 
-One server for the module; every budget and seed goes out in one concurrent batch.
+The session's plugin server; every budget and seed goes out in one concurrent batch.
 """
 
 from __future__ import annotations
@@ -12,13 +12,11 @@ import httpx
 import pytest
 from transformers import AutoTokenizer
 
-from tests.harness.server import OpenAIServer
 from tests.thinking_budget.served import answer, end_sequence, thinking_tokens
 from vllm_nemotron.thinking_budget.params import DEFAULT_GRACE
 
 pytestmark = pytest.mark.slow
 
-FQCN = "vllm_nemotron.thinking_budget:ThinkingBudgetLogitsProcessor"
 BUDGETS = [0, 3, 12, 40]
 SEEDS = [1, 2, 3]
 MAX_TOKENS = 90
@@ -26,9 +24,12 @@ MESSAGES = [{"role": "user", "content": "Why is the sky blue?"}]
 
 
 @pytest.fixture(scope="module")
-def server(tiny_hybrid):
-    with OpenAIServer(tiny_hybrid, ["--logits-processors", FQCN, "--max-num-seqs", "32"]) as srv:
-        yield srv
+def server(plugin_server):
+    """The session's plugin server (tests/conftest.py): the budget processor from its entry
+    point, beside `nano_v3` and the scripted processor, which leave these requests alone. The
+    budget processor named with `--logits-processors` as well runs in test_knobs_server.py
+    (with `nano_v3`) and test_batching.py (without a reasoning parser)."""
+    return plugin_server
 
 
 def chat(client, seed, budget=None):
