@@ -71,7 +71,9 @@ def chat(server, *, stream=False, limit_field="max_tokens", limit=200, **body):
     request = dict(model=server.model, messages=MESSAGES, extra_body=extra, **body)
     if limit is not None:
         request[limit_field] = limit
-    client = server.client()
+    # without a limit the thought runs to the reserve's cap of the context left: some 3000
+    # tokens, which take minutes on a loaded 2-core machine
+    client = server.client() if limit is not None else server.client(timeout=900)
     if stream:
         return fold_stream(client.chat.completions.create(
             **request, stream=True, stream_options={"include_usage": True}))
