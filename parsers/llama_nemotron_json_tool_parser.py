@@ -74,6 +74,9 @@ from vllm.tool_parsers.utils import (
 
 CALL_START = "<TOOLCALL>"
 CALL_END = "</TOOLCALL>"
+# A forced call's list may follow either family's opener: `nano_v3` ends a thought at
+# `<tool_call>` as well as `<TOOLCALL>`, and vLLM's grammar writes the call list right after it.
+FORCED_OPENERS = (CALL_START, "<tool_call>")
 
 _WS = " \t\r\n"
 _CONTROL = re.compile(r"[\x00-\x1f]")
@@ -174,6 +177,7 @@ class ToolCallScanner:
 
     def __init__(self, opened: bool = False) -> None:
         self.step = Step.FORM if opened else Step.TEXT
+        self.openers = FORCED_OPENERS if opened else (CALL_START,)
         self.held = ""  # TEXT: a possible start of CALL_START
         self.calls = 0
         self.events: list[SemanticEvent] = []
@@ -209,15 +213,16 @@ class ToolCallScanner:
 
     def _feed_text(self, text: str) -> str:
         text, self.held = self.held + text, ""
-        start = text.find(CALL_START)
-        if start == -1:
-            keep = partial_tag_overlap(text, CALL_START)
+        found = [(text.find(opener), opener) for opener in self.openers if opener in text]
+        if not found:
+            keep = max(partial_tag_overlap(text, opener) for opener in self.openers)
             self._text(text[:len(text) - keep])
             self.held = text[len(text) - keep:]
             return ""
+        start, opener = min(found)
         self._text(text[:start])
-        self.step, self.block = Step.FORM, _Block()
-        return text[start + len(CALL_START):]
+        self.step, self.block = Step.FORM, _Block(opener=opener)
+        return text[start + len(opener):]
 
     # --- block -------------------------------------------------------------------------
 

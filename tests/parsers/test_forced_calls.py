@@ -181,12 +181,19 @@ def test_what_xgrammar_lets_through(any_whitespace, text, accepted):
 
 
 @CHOICES
-def test_a_forced_call_after_the_models_own_opener(tool_choice):
-    """A thought that ends on `<TOOLCALL>` (the reasoning parser's implicit end) leaves the opener
-    in the content before the grammar's call list."""
-    text = '<TOOLCALL>[{"name": "g", "parameters": {"a": 1}}]'
+@pytest.mark.parametrize("opener", ["<TOOLCALL>", "<tool_call>", "<tool_call>\n"])
+def test_a_forced_call_after_the_models_own_opener(tool_choice, opener):
+    """A thought that ends on a tool-call opener (`nano_v3`'s implicit end: `<TOOLCALL>` or
+    `<tool_call>`) leaves the opener in the content before the grammar's call list. The random
+    model of test_combinations.py wrote `<tool_call>` there, and the call came back as content."""
+    text = opener + '[{"name": "g", "parameters": {"a": 1}}]'
     expected = Result("", "", [("g", '{"a": 1}')])
     assert read_all_ways("llama_nemotron_json", text, tool_choice) == expected
+
+
+def test_an_unforced_reply_keeps_the_other_familys_opener_as_content():
+    text = '<tool_call>[{"name": "g", "parameters": {"a": 1}}]'
+    assert read_all_ways("llama_nemotron_json", text, "auto") == Result("", text, [])
 
 
 @pytest.mark.parametrize("tool,begin,end", PARSERS)
