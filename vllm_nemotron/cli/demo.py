@@ -25,7 +25,8 @@ GRACE = 16  # and its grace to finish the line (the plugin's default, sent expli
 
 
 def server_args(model_dir: Path) -> list[str]:
-    """The family recipe `vllm-nemotron serve` would use (parsers, template, Mamba cache)."""
+    """The family recipe `vllm-nemotron serve` would use (parsers, template, Mamba cache), eager
+    on a CPU."""
     import torch
 
     from vllm_nemotron.serving.recipes import make_recipe, merge_args
@@ -33,8 +34,11 @@ def server_args(model_dir: Path) -> list[str]:
     recipe = make_recipe(str(model_dir))
     for reason in recipe.reasons:
         print(f"  recipe: {reason}")
-    dtype = "bfloat16" if torch.cuda.is_available() else "float32"
-    return merge_args(recipe.args, ["--dtype", dtype])
+    if torch.cuda.is_available():
+        return merge_args(recipe.args, ["--dtype", "bfloat16"])
+    # On a CPU, vLLM would compile the model with Inductor first: minutes on a laptop's cores
+    # for a random model whose speed the demo does not show.
+    return merge_args(recipe.args, ["--dtype", "float32", "--enforce-eager"])
 
 
 def run_client(base_url: str) -> None:

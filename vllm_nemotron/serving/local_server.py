@@ -9,15 +9,18 @@ exception when start-up fails.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +50,26 @@ def server_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 class ServerStartError(RuntimeError):
     pass
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Ctrl-C or SIGTERM while the server process is created takes effect once its handle is
+    kept: raised inside `Popen`, it would leave the server running in its own session, out of
+    reach of `stop()` and of the terminal. Signal handlers can only be set in the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+    previous = {sig: signal.signal(sig, lambda signum, frame: held.append(signum))
+                for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+        for sig in held:
+            signal.raise_signal(sig)
 
 
 class OpenAIServer:
@@ -108,8 +131,9 @@ class OpenAIServer:
 
     def start(self) -> OpenAIServer:
         log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
-                                     env=self.env, cwd=self.cwd, start_new_session=True)
+        with _signals_held():
+            self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
+                                         env=self.env, cwd=self.cwd, start_new_session=True)
         deadline = time.monotonic() + self.timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
