@@ -29,6 +29,28 @@ def pytest_xdist_auto_num_workers(config):
     return min(2, cpus) if cpus > 1 else 0
 
 
+# Test files that share a session-scoped server run on one worker, so that it starts once.
+SHARED_SERVERS = {
+    "plugin_server": ["tests/test_foundation.py", "tests/thinking_budget/test_server.py",
+                      "tests/deploy/test_smoke_script.py", "tests/serving/test_examples.py",
+                      "tests/serving/test_faults.py", "tests/serving/test_load.py",
+                      "tests/parsers/test_e2e.py"],
+}
+GROUP_OF_FILE = {path: group for group, paths in SHARED_SERVERS.items() for path in paths}
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """`--dist loadfile`, except that the files of a SHARED_SERVERS group are one unit."""
+    from xdist.scheduler import LoadFileScheduling
+
+    class SharedServerScheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = super()._split_scope(nodeid)
+            return GROUP_OF_FILE.get(path, path)
+
+    return SharedServerScheduling(config, log)
+
+
 def pytest_collection_modifyitems(config, items):
     import torch
 
@@ -53,8 +75,14 @@ def tiny_hybrid(tmp_path_factory):
 
 
 # Every plugin piece on, plus the scripted-output processor that makes the model say a given text.
+# The parsers come from their drop-in files, the model-card way (tests/parsers/test_e2e.py);
+# the other servers (test_combinations.py, the thinking_budget servers, ...) take them by name
+# from the plugin alone.
 PLUGIN_SERVER_ARGS = [
-    "--enable-auto-tool-choice", "--tool-call-parser", "llama_nemotron_json",
+    "--enable-auto-tool-choice",
+    "--tool-parser-plugin", "parsers/llama_nemotron_json_tool_parser.py",
+    "--tool-call-parser", "llama_nemotron_json",
+    "--reasoning-parser-plugin", "parsers/nano_v3_reasoning_parser.py",
     "--reasoning-parser", "nano_v3",
     "--logits-processors", "tests.harness.scripted:ScriptedOutput",
     # The CPU build's Mamba scan ignores prefix caching's intermediate states: a prompt longer

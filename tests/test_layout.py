@@ -59,3 +59,13 @@ def test_wheel_ships_parsers_and_templates(tmp_path):
                     if p.suffix in (".py", ".jinja")}
         assert expected and expected <= names
     assert not any(n.startswith(("parsers/", "chat_templates/")) for n in names)
+
+
+def test_every_file_on_the_plugin_server_runs_with_the_others():
+    """tests/conftest.py's SHARED_SERVERS sends the files that use the session's plugin server
+    to one worker, so it starts once; a file missing there would start a second one."""
+    from tests.conftest import SHARED_SERVERS
+
+    users = {path.relative_to(REPO).as_posix() for path in (REPO / "tests").rglob("test_*.py")
+             if re.search(r"def \w+\([^)]*\bplugin_server\b", path.read_text())}
+    assert users == set(SHARED_SERVERS["plugin_server"])

@@ -1,8 +1,9 @@
 """End to end through the CPU OpenAI server and the `openai` client, streamed and not.
 
 The tiny random Nemotron-H model is forced to say a chosen text by the harness's scripted
-logits processor; the server loads our parser files as drop-in plugins (the model-card way),
-with the Nemotron-3-Nano template that opens `<think>` in the prompt.
+logits processor; the session's plugin server (tests/conftest.py) loads our parser files as
+drop-in plugins (the model-card way), with the Nemotron-3-Nano template that opens `<think>`
+in the prompt.
 """
 
 from __future__ import annotations
@@ -12,19 +13,9 @@ import json
 import pytest
 
 from tests.harness.replies import fold_stream, read_reply
-from tests.harness.server import OpenAIServer
 
 pytestmark = pytest.mark.slow
 
-ARGS = [
-    "--enable-auto-tool-choice",
-    "--tool-parser-plugin", "parsers/llama_nemotron_json_tool_parser.py",
-    "--tool-call-parser", "llama_nemotron_json",
-    "--reasoning-parser-plugin", "parsers/nano_v3_reasoning_parser.py",
-    "--reasoning-parser", "nano_v3",
-    "--logits-processors", "tests.harness.scripted:ScriptedOutput",
-    "--no-enable-prefix-caching",  # CPU-build Mamba bug, see tests/conftest.py
-]
 TOOLS = [{"type": "function", "function": {
     "name": "get_weather",
     "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]
@@ -33,9 +24,8 @@ SCRIPT = ('Paris is the capital.</think>Let me check. '
 
 
 @pytest.fixture(scope="module")
-def server(tiny_hybrid):
-    with OpenAIServer(tiny_hybrid, ARGS, env={"VLLM_CPU_KVCACHE_SPACE": "1"}) as srv:
-        yield srv
+def server(plugin_server):
+    return plugin_server
 
 
 @pytest.fixture(scope="module")
