@@ -10,12 +10,16 @@ state-copy kernel for drafts), so these servers run the DeciLM model.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import httpx
 import pytest
 
 from tests.harness.decilm import build_decilm
-from tests.harness.server import OpenAIServer, ServerStartError
+from tests.harness.server import REPO_ROOT, OpenAIServer
+from tests.models.engine import IN_PROCESS
 
 pytestmark = pytest.mark.slow
 
@@ -34,12 +38,18 @@ def decilm(tmp_path_factory):
 
 
 def test_named_processor_is_refused_at_startup(decilm):
-    server = OpenAIServer(decilm, [*NGRAM, "--logits-processors", FQCN])
-    with pytest.raises(ServerStartError):
-        with server:
-            pass
-    log = server.log_path.read_text(errors="replace")
-    assert "logits processors are not supported when speculative decoding is enabled" in log
+    """`--logits-processors` is the engine argument `logits_processors`: an engine given it
+    with a speculative config refuses to start (one process, the engine in it, instead of a
+    server's three)."""
+    code = ("import json, sys\nfrom vllm import LLM\n"
+            "LLM(sys.argv[1], dtype='float32', max_model_len=256, enforce_eager=True,\n"
+            "    speculative_config=json.loads(sys.argv[2]), logits_processors=[sys.argv[3]])\n")
+    proc = subprocess.run([sys.executable, "-c", code, str(decilm), NGRAM[1], FQCN],
+                          env={**os.environ, **IN_PROCESS, "VLLM_CPU_KVCACHE_SPACE": "1"},
+                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode != 0
+    assert "logits processors are not supported when speculative decoding is enabled" in (
+        proc.stdout + proc.stderr), proc.stderr[-3000:]
 
 
 def test_installed_processor_warns_and_the_warning_is_true(decilm):
