@@ -569,14 +569,21 @@ class LlamaNemotronThinkingReasoningParser(_ThinkReasoningParser):
         return Mode.START
 
 
-def _show_prompt_to_reasoning_parser(self: Any, prompt_token_ids: Any) -> None:
+def _show_prompt_to_reasoning_parser(set_prompt_token_ids: Any) -> Any:
     """vLLM 0.32 hands the rendered prompt to the request's parser before parsing a whole
     output, but its `DelegatingParser` drops it; with `include_reasoning: false` it never asks
     `is_reasoning_end` either, so ours could not tell an answer after a closed think block (e.g.
-    `enable_thinking: 0`, a `<think></think>` prefill) from a thought. Passed on to ours only."""
-    reasoning_parser = getattr(self, "_reasoning_parser", None)
-    if isinstance(reasoning_parser, _ThinkReasoningParser):
-        reasoning_parser.set_prompt_token_ids(prompt_token_ids)
+    `enable_thinking: 0`, a `<think></think>` prefill) from a thought. Passed on to ours only:
+    each loaded copy of this file (the package's, a drop-in's) to its own parsers."""
+    def show_prompt_to_reasoning_parser(self: Any, prompt_token_ids: Any) -> None:
+        set_prompt_token_ids(self, prompt_token_ids)
+        reasoning_parser = getattr(self, "_reasoning_parser", None)
+        if isinstance(reasoning_parser, _ThinkReasoningParser):
+            reasoning_parser.set_prompt_token_ids(prompt_token_ids)
+
+    show_prompt_to_reasoning_parser.__wrapped__ = set_prompt_token_ids  # type: ignore[attr-defined]
+    show_prompt_to_reasoning_parser.wrapped_by = __name__  # type: ignore[attr-defined]
+    return show_prompt_to_reasoning_parser
 
 
 def _with_the_marked_request(parse_delta: Any) -> Any:
@@ -606,10 +613,14 @@ def _register() -> None:
     except ImportError:  # pragma: no cover - a vLLM that moved it has its own way
         pass
     else:
-        if "set_prompt_token_ids" not in vars(DelegatingParser) \
-                and DelegatingParser.set_prompt_token_ids is Parser.set_prompt_token_ids:
-            DelegatingParser.set_prompt_token_ids = _show_prompt_to_reasoning_parser  # type: ignore
-        # once per loaded copy of this file (the package's, a drop-in's): each passes on to its own
+        # once per loaded copy of this file (the package's, a drop-in's): each passes on to its
+        # own parsers (one copy's classes are not the other's)
+        set_prompt = DelegatingParser.set_prompt_token_ids
+        vllm_drops_it = set_prompt is Parser.set_prompt_token_ids or hasattr(set_prompt,
+                                                                               "wrapped_by")
+        if vllm_drops_it and getattr(set_prompt, "wrapped_by", None) != __name__:
+            DelegatingParser.set_prompt_token_ids = (  # type: ignore[method-assign]
+                _show_prompt_to_reasoning_parser(set_prompt))
         if getattr(DelegatingParser.parse_delta, "wrapped_by", None) != __name__:
             DelegatingParser.parse_delta = _with_the_marked_request(  # type: ignore[method-assign]
                 DelegatingParser.parse_delta)

@@ -68,8 +68,8 @@ def _signals_held() -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
-        for sig in held:
-            signal.raise_signal(sig)
+        for signum in held:
+            signal.raise_signal(signum)
 
 
 class OpenAIServer:
