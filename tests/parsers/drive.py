@@ -58,6 +58,13 @@ class Result:
         return Result(self.reasoning, content, list(self.calls))
 
 
+def blank_as_empty(result: Result) -> Result:
+    """vLLM (not the parser) drops whitespace-only content of a forced call that did not come,
+    in non-streaming responses only."""
+    return Result(result.reasoning, result.content if result.content.strip() else "",
+                  result.calls)
+
+
 def make(tokenizer, tool=None, reasoning=None, **template_kwargs):
     cls = ParserManager.get_parser(
         tool_parser_name=tool, reasoning_parser_name=reasoning, enable_auto_tools=tool is not None

@@ -23,6 +23,7 @@ import vllm_nemotron.parsers.nemotron3_xml_tool_parser  # noqa: F401  (registers
 from tests.parsers.drive import (
     CharTokenizer,
     Result,
+    blank_as_empty,
     char_chunks,
     make,
     non_streaming,
@@ -321,13 +322,15 @@ def test_streaming_equals_whole_for_every_chunking(text, cut, choice):
     whole; every call's arguments are a strict JSON object; text without a call is returned
     unchanged."""
     tok = CharTokenizer()
-    whole = non_streaming(tok, text, tool=TOOL, tool_choice=choice)
+    # a forced choice: vLLM's own rule for whitespace-only content (drive.blank_as_empty)
+    same = (lambda result: result) if choice == "auto" else blank_as_empty
+    whole = same(non_streaming(tok, text, tool=TOOL, tool_choice=choice))
     for _, arguments in whole.calls:
         strict_object(arguments)
     if not whole.calls:
-        assert whole.content == text
+        assert whole.content == same(Result("", text, [])).content
     streamed = streaming(tok, char_chunks(text, cut), tool=TOOL, tool_choice=choice)
-    assert streamed.normalized() == whole.normalized()
+    assert same(streamed.normalized()) == whole.normalized()
 
 
 @settings_(60)

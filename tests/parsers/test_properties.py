@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from tests.parsers.drive import (
     CharTokenizer,
     Result,
+    blank_as_empty,
     char_chunks,
     non_streaming,
     streaming,
@@ -95,13 +96,6 @@ cuts = st.lists(st.integers(0, 400), max_size=40)
 
 def settings_():
     return settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-
-def blank_as_empty(result: Result) -> Result:
-    """vLLM (not the parser) drops whitespace-only content of a forced call that did not come,
-    in non-streaming responses only."""
-    return Result(result.reasoning, result.content if result.content.strip() else "",
-                  result.calls)
 
 
 NAMED = {"type": "function", "function": {"name": "g"}}
