@@ -219,6 +219,11 @@ class _ThinkReasoningParser(ReasoningParser):
     # serving layer then asks `has_engine_confirmed_reasoning_end` and `finish_streaming`.
     engine_based_streaming = True
     TOOL_STARTS: tuple[str, ...] = ()
+    # What vLLM's DelegatingParser is taught to pass on (the prompt, the marked request; see
+    # `_register`) goes to every parser with this mark: a mark rather than isinstance, because
+    # this file may be loaded more than once (the package's module, a drop-in file vLLM
+    # executes, even twice), each time with classes of its own.
+    takes_what_the_delegating_parser_passes = True
 
     def __init__(self, tokenizer: Any, *args: Any, **kwargs: Any) -> None:
         super().__init__(tokenizer, *args, **kwargs)
@@ -569,21 +574,19 @@ class LlamaNemotronThinkingReasoningParser(_ThinkReasoningParser):
         return Mode.START
 
 
-def _show_prompt_to_reasoning_parser(set_prompt_token_ids: Any) -> Any:
+def _ours(reasoning_parser: Any) -> bool:
+    """A reasoning parser from any loaded copy of this file (`_ThinkReasoningParser`'s mark)."""
+    return getattr(reasoning_parser, "takes_what_the_delegating_parser_passes", False) is True
+
+
+def _show_prompt_to_reasoning_parser(self: Any, prompt_token_ids: Any) -> None:
     """vLLM 0.32 hands the rendered prompt to the request's parser before parsing a whole
     output, but its `DelegatingParser` drops it; with `include_reasoning: false` it never asks
     `is_reasoning_end` either, so ours could not tell an answer after a closed think block (e.g.
-    `enable_thinking: 0`, a `<think></think>` prefill) from a thought. Passed on to ours only:
-    each loaded copy of this file (the package's, a drop-in's) to its own parsers."""
-    def show_prompt_to_reasoning_parser(self: Any, prompt_token_ids: Any) -> None:
-        set_prompt_token_ids(self, prompt_token_ids)
-        reasoning_parser = getattr(self, "_reasoning_parser", None)
-        if isinstance(reasoning_parser, _ThinkReasoningParser):
-            reasoning_parser.set_prompt_token_ids(prompt_token_ids)
-
-    show_prompt_to_reasoning_parser.__wrapped__ = set_prompt_token_ids  # type: ignore[attr-defined]
-    show_prompt_to_reasoning_parser.wrapped_by = __name__  # type: ignore[attr-defined]
-    return show_prompt_to_reasoning_parser
+    `enable_thinking: 0`, a `<think></think>` prefill) from a thought. Passed on to ours only."""
+    reasoning_parser: Any = getattr(self, "_reasoning_parser", None)
+    if _ours(reasoning_parser):
+        reasoning_parser.set_prompt_token_ids(prompt_token_ids)
 
 
 def _with_the_marked_request(parse_delta: Any) -> Any:
@@ -595,14 +598,13 @@ def _with_the_marked_request(parse_delta: Any) -> Any:
     here, before each delta is read."""
     def with_the_marked_request(self: Any, delta_text: str, delta_token_ids: Any, request: Any,
                                 *args: Any, **kwargs: Any) -> Any:
-        reasoning_parser = getattr(self, "_reasoning_parser", None)
-        if isinstance(reasoning_parser, _ThinkReasoningParser) \
-                and _marked_grammar_from_start(request):
+        reasoning_parser: Any = getattr(self, "_reasoning_parser", None)
+        if _ours(reasoning_parser) and _marked_grammar_from_start(request):
             reasoning_parser.grammar_from_start = True
         return parse_delta(self, delta_text, delta_token_ids, request, *args, **kwargs)
 
     with_the_marked_request.__wrapped__ = parse_delta  # type: ignore[attr-defined]
-    with_the_marked_request.wrapped_by = __name__  # type: ignore[attr-defined]
+    with_the_marked_request.passes_the_marked_request = True  # type: ignore[attr-defined]
     return with_the_marked_request
 
 
@@ -613,15 +615,11 @@ def _register() -> None:
     except ImportError:  # pragma: no cover - a vLLM that moved it has its own way
         pass
     else:
-        # once per loaded copy of this file (the package's, a drop-in's): each passes on to its
-        # own parsers (one copy's classes are not the other's)
-        set_prompt = DelegatingParser.set_prompt_token_ids
-        vllm_drops_it = set_prompt is Parser.set_prompt_token_ids or hasattr(set_prompt,
-                                                                               "wrapped_by")
-        if vllm_drops_it and getattr(set_prompt, "wrapped_by", None) != __name__:
-            DelegatingParser.set_prompt_token_ids = (  # type: ignore[method-assign]
-                _show_prompt_to_reasoning_parser(set_prompt))
-        if getattr(DelegatingParser.parse_delta, "wrapped_by", None) != __name__:
+        # once, whichever copy of this file loads first: each reaches every copy's parsers
+        if "set_prompt_token_ids" not in vars(DelegatingParser) \
+                and DelegatingParser.set_prompt_token_ids is Parser.set_prompt_token_ids:
+            DelegatingParser.set_prompt_token_ids = _show_prompt_to_reasoning_parser  # type: ignore
+        if not hasattr(DelegatingParser.parse_delta, "passes_the_marked_request"):
             DelegatingParser.parse_delta = _with_the_marked_request(  # type: ignore[method-assign]
                 DelegatingParser.parse_delta)
     ReasoningParserManager.register_module(name="nano_v3", module=NanoV3ReasoningParser)

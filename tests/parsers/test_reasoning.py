@@ -376,16 +376,16 @@ def test_prompt_forwarding_reaches_only_our_parsers():
     parser = make(CharTokenizer(), reasoning=NANO)
     parser._reasoning_parser = Other()
     parser.set_prompt_token_ids([1, 2, 3])
-    ours = getattr(DelegatingParser.set_prompt_token_ids, "wrapped_by", None) == \
-        nano_v3_reasoning_parser.__name__
+    ours = DelegatingParser.set_prompt_token_ids is \
+        nano_v3_reasoning_parser._show_prompt_to_reasoning_parser
     assert seen == ([] if ours else [[1, 2, 3]])
 
 
 def test_a_drop_in_copy_beside_the_package_gets_the_prompt_too(monkeypatch):
     """The file loaded by path (`--reasoning-parser-plugin`) with the plugin installed is a
-    second module whose classes are not the package's: each copy passes the prompt on to its
-    own parsers. Only one copy did, and a `<think></think>` prefill's answer was lost (found
-    when the session's plugin server took the parser files by path)."""
+    second module whose classes are not the package's, and vLLM's API server executes it twice:
+    the prompt reaches the parser of the last copy, which serves. It reached the first copy's
+    only, and a `<think></think>` prefill's answer was lost (docs/faults.md, fault 8)."""
     import importlib.util
     import sys
     from pathlib import Path
@@ -395,18 +395,20 @@ def test_a_drop_in_copy_beside_the_package_gets_the_prompt_too(monkeypatch):
 
     from vllm_nemotron.parsers import nano_v3_reasoning_parser
 
-    for name in ("set_prompt_token_ids", "parse_delta"):  # the copy wraps these; undone after
+    for name in ("set_prompt_token_ids", "parse_delta"):  # as they are; restored after
         monkeypatch.setattr(DelegatingParser, name, getattr(DelegatingParser, name))
     monkeypatch.setattr(ReasoningParserManager, "reasoning_parsers",
                         dict(ReasoningParserManager.reasoning_parsers))
     path = Path(nano_v3_reasoning_parser.__file__)
-    spec = importlib.util.spec_from_file_location("nano_v3_reasoning_parser", path)
-    assert spec is not None and spec.loader is not None
-    copy = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, spec.name, copy)
-    spec.loader.exec_module(copy)  # what vLLM's import_reasoning_parser does with the file
-    assert copy.NanoV3ReasoningParser is not nano_v3_reasoning_parser.NanoV3ReasoningParser
-    assert ReasoningParserManager.get_reasoning_parser(NANO) is copy.NanoV3ReasoningParser
+    for _ in range(2):  # what vLLM's import_reasoning_parser does with the file, twice
+        spec = importlib.util.spec_from_file_location("nano_v3_reasoning_parser", path)
+        assert spec is not None and spec.loader is not None
+        copy = importlib.util.module_from_spec(spec)
+        monkeypatch.setitem(sys.modules, spec.name, copy)
+        spec.loader.exec_module(copy)
+    served = ReasoningParserManager.get_reasoning_parser(NANO)
+    assert served is copy.NanoV3ReasoningParser
+    assert served is not nano_v3_reasoning_parser.NanoV3ReasoningParser
     test_the_prompt_vllm_shows_before_a_whole_output_reaches_the_parser(NANO, CLOSED, "",
                                                                         "Paris.")
 
