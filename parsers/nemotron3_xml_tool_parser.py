@@ -75,6 +75,9 @@ from vllm.tool_parsers.abstract_tool_parser import ToolParser, ToolParserManager
 from vllm.tool_parsers.utils import get_function_tools, get_json_schema_from_tools
 
 CALL_START, CALL_END = "<tool_call>", "</tool_call>"
+# A forced call's list may follow either family's opener: `nano_v3` ends a thought at
+# `<TOOLCALL>` as well as `<tool_call>`, and vLLM's grammar writes the call list right after it.
+FORCED_OPENERS = (CALL_START, "<TOOLCALL>")
 FUNC_START, FUNC_END = "<function=", "</function>"
 PARAM_START, PARAM_END = "<parameter=", "</parameter>"
 
@@ -447,8 +450,9 @@ class XmlCallScanner:
     def _forced(self) -> bool:
         self.raw = []
         at = self._skip_ws(self.pos)
-        if at < len(self.buf) and self.buf.startswith(CALL_START, at):
-            at = self._skip_ws(at + len(CALL_START))
+        opener = next((o for o in FORCED_OPENERS if self.buf.startswith(o, at)), None)
+        if opener is not None:
+            at = self._skip_ws(at + len(opener))
         if at == len(self.buf):
             self._need(False)
         elif self.buf[at] in "[{":
@@ -456,7 +460,7 @@ class XmlCallScanner:
             self.step = Step.JSON
             self.json_parts = []
             return True
-        elif self._starts(CALL_START, self._skip_ws(self.pos)) is None:
+        elif any(self._starts(o, self._skip_ws(self.pos)) is None for o in FORCED_OPENERS):
             raise _More
         self.step = Step.TEXT  # not a call list: read it as XML
         return True

@@ -39,15 +39,16 @@ GENERIC_KEYS = {"type", "name", "role", "content", "model", "text", "function", 
 @dataclass
 class Answer:
     """What a reply said, folded the same way streamed and not: (reasoning, content, calls,
-    finish) of the first choice."""
+    finish, who closed the thought: `thinking_closed_by`) of the first choice."""
 
     reasoning: str = ""
     content: str = ""
     calls: list[tuple[str, str]] = field(default_factory=list)
     finish: str | None = None
+    closed_by: str | None = None
 
     def key(self) -> tuple:
-        return (self.reasoning, self.content, tuple(self.calls), self.finish)
+        return (self.reasoning, self.content, tuple(self.calls), self.finish, self.closed_by)
 
 
 @dataclass
@@ -169,15 +170,15 @@ def read_body(outcome: Outcome) -> Answer:
         choices = body["choices"]
         expect_n(outcome, len(choices))
         for choice in choices[1:]:
-            check_answer(outcome, chat_message(choice["message"], choice["finish_reason"]))
-        return chat_message(choices[0]["message"], choices[0]["finish_reason"])
+            check_answer(outcome, chat_message(choice))
+        return chat_message(choices[0])
     if endpoint == "completions":
         expect_n(outcome, len(body["choices"]))
         choice = body["choices"][0]
         return Answer(content=choice["text"], finish=choice["finish_reason"])
     if endpoint == "responses":
         return responses_output(body)
-    return anthropic_content(body["content"], body["stop_reason"])
+    return anthropic_content(body["content"], body["stop_reason"], body.get("thinking_closed_by"))
 
 
 def expect_n(outcome: Outcome, got: int) -> None:
@@ -185,15 +186,17 @@ def expect_n(outcome: Outcome, got: int) -> None:
         outcome.find("broken-body", f"{got} choices for n={outcome.case.body.get('n', 1)}")
 
 
-def chat_message(message: dict, finish: str | None) -> Answer:
+def chat_message(choice: dict) -> Answer:
+    message = choice["message"]
     calls = [(c["function"]["name"], c["function"]["arguments"])
              for c in message.get("tool_calls") or []]
     reasoning = message.get("reasoning") or message.get("reasoning_content") or ""
-    return Answer(reasoning, message.get("content") or "", calls, finish)
+    return Answer(reasoning, message.get("content") or "", calls, choice["finish_reason"],
+                  choice.get("thinking_closed_by"))
 
 
 def responses_output(response: dict) -> Answer:
-    answer = Answer(finish=response["status"])
+    answer = Answer(finish=response["status"], closed_by=response.get("thinking_closed_by"))
     for item in response["output"]:
         if item["type"] == "reasoning":
             answer.reasoning += "".join(c.get("text", "") for c in item.get("content") or [])
@@ -206,8 +209,9 @@ def responses_output(response: dict) -> Answer:
     return answer
 
 
-def anthropic_content(blocks: list[dict], stop_reason: str | None) -> Answer:
-    answer = Answer(finish=stop_reason)
+def anthropic_content(blocks: list[dict], stop_reason: str | None,
+                      closed_by: str | None) -> Answer:
+    answer = Answer(finish=stop_reason, closed_by=closed_by)
     for block in blocks:
         if block["type"] == "thinking":
             answer.reasoning += block["thinking"]
@@ -280,6 +284,7 @@ def fold_openai_stream(outcome: Outcome, datas: list[str]) -> Answer | None:
         for choice in chunk["choices"]:
             answer = choices.setdefault(choice["index"], Answer())
             answer.finish = choice.get("finish_reason") or answer.finish
+            answer.closed_by = choice.get("thinking_closed_by") or answer.closed_by
             if "text" in choice:  # completions
                 answer.content += choice["text"]
                 continue
@@ -321,6 +326,7 @@ def fold_anthropic_stream(outcome: Outcome, payloads: list[tuple[str | None, dic
                 block["json"] += delta["partial_json"]
         elif kind == "message_delta":
             answer.finish = event["delta"].get("stop_reason") or answer.finish
+            answer.closed_by = event["delta"].get("thinking_closed_by") or answer.closed_by
     for index in sorted(blocks):
         block = blocks[index]
         if block["type"] == "thinking":

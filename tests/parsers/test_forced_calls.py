@@ -180,20 +180,24 @@ def test_what_xgrammar_lets_through(any_whitespace, text, accepted):
             assert [n for n, _ in read_all_ways(tool, text, "required").calls] == ["g"]
 
 
+@pytest.mark.parametrize("tool", ["llama_nemotron_json", "nemotron3_xml"])
 @CHOICES
 @pytest.mark.parametrize("opener", ["<TOOLCALL>", "<tool_call>", "<tool_call>\n"])
-def test_a_forced_call_after_the_models_own_opener(tool_choice, opener):
+def test_a_forced_call_after_the_models_own_opener(tool, tool_choice, opener):
     """A thought that ends on a tool-call opener (`nano_v3`'s implicit end: `<TOOLCALL>` or
     `<tool_call>`) leaves the opener in the content before the grammar's call list. The random
-    model of test_combinations.py wrote `<tool_call>` there, and the call came back as content."""
+    model of test_combinations.py wrote `<tool_call>` there, and the call came back as content;
+    either family's opener, whichever parser serves."""
     text = opener + '[{"name": "g", "parameters": {"a": 1}}]'
     expected = Result("", "", [("g", '{"a": 1}')])
-    assert read_all_ways("llama_nemotron_json", text, tool_choice) == expected
+    assert read_all_ways(tool, text, tool_choice) == expected
 
 
-def test_an_unforced_reply_keeps_the_other_familys_opener_as_content():
-    text = '<tool_call>[{"name": "g", "parameters": {"a": 1}}]'
-    assert read_all_ways("llama_nemotron_json", text, "auto") == Result("", text, [])
+@pytest.mark.parametrize("tool,opener", [("llama_nemotron_json", "<tool_call>"),
+                                         ("nemotron3_xml", "<TOOLCALL>")])
+def test_an_unforced_reply_keeps_the_other_familys_opener_as_content(tool, opener):
+    text = opener + '[{"name": "g", "parameters": {"a": 1}}]'
+    assert read_all_ways(tool, text, "auto") == Result("", text, [])
 
 
 @pytest.mark.parametrize("tool,begin,end", PARSERS)

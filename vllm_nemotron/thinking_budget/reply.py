@@ -29,8 +29,9 @@ from vllm.logger import init_logger
 from vllm.sampling_params import RequestOutputKind, SamplingParams
 
 from vllm_nemotron.thinking_budget.markers import ThinkingMarkers
+from vllm_nemotron.thinking_budget.params import BudgetParams
 from vllm_nemotron.thinking_budget.reserve import track_params
-from vllm_nemotron.thinking_budget.verdict import ClosedBy, request_closed_by
+from vllm_nemotron.thinking_budget.verdict import ClosedBy, budget_closed_by
 
 logger = init_logger(__name__)
 
@@ -92,8 +93,8 @@ class Outputs:
     """What the engine returned for one request, as vLLM's reply builders consume it: each
     choice's output tokens, and who closed its thought once it finished."""
 
-    def __init__(self, params: SamplingParams, tokenizer: Any):
-        self.params, self.tokenizer = params, tokenizer
+    def __init__(self, params: SamplingParams, budget: BudgetParams, tokenizer: Any):
+        self.params, self.budget, self.tokenizer = params, budget, tokenizer
         self.prompt: list[int] | None = None
         self.tokens: dict[int, list[int]] = {}
         self.verdicts: dict[int, ClosedBy] = {}
@@ -118,7 +119,7 @@ class Outputs:
 
     def _decide(self, index: int) -> None:
         try:
-            verdict = request_closed_by(self.params, markers_for(self.tokenizer), self.prompt,
+            verdict = budget_closed_by(self.budget, markers_for(self.tokenizer), self.prompt,
                                         self.tokens.get(index, []))
         except Exception:  # the reply matters more than this note in it
             logger.exception("%s: could not replay the thinking budget", FIELD)
@@ -140,10 +141,10 @@ class Outputs:
 
 def _tracked(params: Any, tokenizer: Any) -> Outputs | None:
     """An `Outputs` for a request whose thought the processor may close, else None."""
-    if not isinstance(params, SamplingParams) or tokenizer is None \
-            or track_params(params) is None:
+    if not isinstance(params, SamplingParams) or tokenizer is None:
         return None
-    return Outputs(params, tokenizer)
+    budget = track_params(params)
+    return None if budget is None else Outputs(params, budget, tokenizer)
 
 
 def _chat_outputs(arguments: dict[str, Any]) -> Outputs | None:
