@@ -93,6 +93,8 @@ PLUGIN_SERVER_ARGS = [
 
 @pytest.fixture(scope="session")
 def plugin_server(tiny_hybrid):
-    """The OpenAI server on the tiny hybrid model with every plugin piece active."""
-    with OpenAIServer(tiny_hybrid, PLUGIN_SERVER_ARGS) as server:
+    """The OpenAI server on the tiny hybrid model with every plugin piece active, started as
+    `vllm serve` starts it for a CPU user (engine processes spawned: the plugin registers in
+    each by itself, not forked from one where it already had)."""
+    with OpenAIServer(tiny_hybrid, PLUGIN_SERVER_ARGS, spawn=True) as server:
         yield server

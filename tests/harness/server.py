@@ -34,14 +34,24 @@ SERVER_ENV: dict[str, str] = {"VLLM_HTTP_TIMEOUT_KEEP_ALIVE": "60"}
 
 
 class OpenAIServer(_OpenAIServer):
-    """`stats=True` keeps vLLM's metrics on (for tests that read `/metrics`)."""
+    """`stats=True` keeps vLLM's metrics on (for tests that read `/metrics`); `spawn=True`
+    starts the engine processes as the CPU platform does for users, not forked
+    (tests/harness/forked_serve.py)."""
 
-    def __init__(self, model_dir, args=(), env=None, stats=False, **kwargs):
+    def __init__(self, model_dir, args=(), env=None, stats=False, spawn=False, **kwargs):
+        self.spawn = spawn
         env = {**SERVER_ENV, **(env or {})}
         env["PYTHONPATH"] = os.pathsep.join(
             p for p in (str(REPO_ROOT), env.get("PYTHONPATH", os.environ.get("PYTHONPATH"))) if p)
         defaults = [a for a in DEFAULT_ARGS if not (stats and a == "--disable-log-stats")]
         super().__init__(model_dir, [*defaults, *args], env=env, cwd=REPO_ROOT, **kwargs)
+
+    def command(self) -> list[str]:
+        command = super().command()
+        if self.spawn:
+            return command
+        assert command[1:3] == ["-m", "vllm.entrypoints.openai.api_server"], command
+        return [command[0], "-m", "tests.harness.forked_serve", *command[3:]]
 
     def counter(self, name: str) -> float:
         """A Prometheus counter from `/metrics`, summed over its labels (needs `stats=True`)."""
