@@ -12,16 +12,21 @@ import time
 
 import pytest
 
+from vllm_nemotron.cli import demo
+from vllm_nemotron.thinking_budget.reserve import RESERVE_ENV, default_reserve
+
 DEMO = os.path.join(os.path.dirname(sys.executable), "vllm-nemotron")
 
 
 def start_demo(*args: str) -> tuple[subprocess.Popen, str]:
-    """The demo as a user runs it; every process it starts inherits a marker in its
-    environment, so none can hide after the demo exits."""
+    """The demo as a user runs it (the plugin's defaults: the answer reserve on, which
+    conftest.py turns off for the other tests); every process it starts inherits a marker in
+    its environment, so none can hide after the demo exits."""
     marker = f"demo-test-{os.getpid()}-{time.monotonic_ns()}"
+    env = {key: value for key, value in os.environ.items() if key != RESERVE_ENV}
     proc = subprocess.Popen([DEMO, "demo", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True,
-                            env={**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1",
+                            env={**env, "VLLM_CPU_KVCACHE_SPACE": "1",
                                  "PYTHONUNBUFFERED": "1", "VLLM_NEMOTRON_DEMO_TEST": marker})
     return proc, marker
 
@@ -91,9 +96,14 @@ def test_demo_names_its_budget_and_cleans_up_on_sigterm():
     lines: list[str] = []
     try:
         out = read_until(proc, "Press Ctrl-C to stop.", lines)
-        assert "--- chat completion ---" in out and "Server ready at http://127.0.0.1:" in out
+        assert "Server ready at http://127.0.0.1:" in out
+        # the first reply thought, then answered in the tokens the reserve kept for it
+        first = re.search(r"--- chat completion: max_tokens 96, of which the answer reserve "
+                          r"keeps 64 for the answer \(the default\) ---\nreasoning: (.*)\n"
+                          r"content: +(.*)\n", out)
+        assert first is not None and first[1] != "None" and first[2] not in ("None", "''"), out
         assert ("thinking budget 8 tokens, then up to 16 grace tokens to finish the line, then "
-                "the end of thinking is forced") in out
+                "the end of thinking is forced; max_tokens 48, answer reserve 16") in out
         counted = re.search(r"counted by the server: (\d+) reasoning tokens of (\d+) completion "
                             r"tokens \(at most 8 budget \+ 16 grace, and the forced line break",
                             out)
@@ -148,6 +158,12 @@ def test_demo_cleans_up_on_ctrl_c_while_starting_and_on_an_error():
     assert "vLLM did not start" in rest
     assert_cleaned_up(marker, rest)
 
+
+
+def test_the_demo_says_the_default_reserve_of_its_first_request():
+    assert demo.LIMIT_RESERVE == default_reserve(demo.LIMIT)
+    assert demo.BUDGET + demo.GRACE <= demo.STREAM_LIMIT - demo.STREAM_RESERVE - 4, \
+        "the streamed request's budget and grace must land before its reserve's cap"
 
 
 def test_a_signal_while_the_server_process_is_created_waits_for_its_handle():

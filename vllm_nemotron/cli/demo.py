@@ -20,8 +20,14 @@ import time
 from pathlib import Path
 
 MODEL_NAME = "tiny-nemotron-h"
+# The first request's limit, and what the default answer reserve keeps of it for the answer
+# (`reserve.default_reserve`, at least 64 tokens: a smaller limit has its thought closed at once).
+LIMIT = 96
+LIMIT_RESERVE = 64
 BUDGET = 8  # the streamed request's thinking budget, in tokens
 GRACE = 16  # and its grace to finish the line (the plugin's default, sent explicitly)
+STREAM_LIMIT = 48  # the streamed request's limit,
+STREAM_RESERVE = 16  # of which it keeps this many for the answer (sent explicitly)
 
 
 def server_args(model_dir: Path) -> list[str]:
@@ -49,8 +55,9 @@ def run_client(base_url: str) -> None:
     messages: list[ChatCompletionMessageParam] = [
         {"role": "user", "content": "Hello! What is the capital of France?"}]
 
-    print("\n--- chat completion ---")
-    reply = client.chat.completions.create(model=MODEL_NAME, messages=messages, max_tokens=24,
+    print(f"\n--- chat completion: max_tokens {LIMIT}, of which the answer reserve keeps "
+          f"{LIMIT_RESERVE} for the answer (the default) ---")
+    reply = client.chat.completions.create(model=MODEL_NAME, messages=messages, max_tokens=LIMIT,
                                            temperature=0.8, seed=0)
     message = reply.choices[0].message
     print(f"reasoning: {getattr(message, 'reasoning', None)!r}")
@@ -60,11 +67,13 @@ def run_client(base_url: str) -> None:
               f"{reply.usage.completion_tokens} completion tokens")
 
     print(f"\n--- streamed chat completion: thinking budget {BUDGET} tokens, then up to {GRACE} "
-          "grace tokens to finish the line, then the end of thinking is forced ---")
+          "grace tokens to finish the line, then the end of thinking is forced; max_tokens "
+          f"{STREAM_LIMIT}, answer reserve {STREAM_RESERVE} ---")
     stream = client.chat.completions.create(
-        model=MODEL_NAME, messages=messages, max_tokens=48, temperature=0.8, seed=1, stream=True,
-        stream_options={"include_usage": True},
-        extra_body={"vllm_xargs": {"thinking_budget": BUDGET, "thinking_budget_grace": GRACE}})
+        model=MODEL_NAME, messages=messages, max_tokens=STREAM_LIMIT, temperature=0.8, seed=1,
+        stream=True, stream_options={"include_usage": True},
+        extra_body={"vllm_xargs": {"thinking_budget": BUDGET, "thinking_budget_grace": GRACE,
+                                   "answer_reserve": STREAM_RESERVE}})
     deltas = {"reasoning": 0, "content": 0}
     usage = None
     for chunk in stream:
