@@ -1,6 +1,6 @@
-"""Decode with one vLLM engine in a process of its own (`decode`), for the GPU tests: the
-tokens, the model class that ran, a digest of each of its parameters, each MLP's activation,
-and the speculative-decoding counters.
+"""Decode with one vLLM engine in a process of its own (`decode`), for the GPU tests and the
+CPU tests' offline engines: the tokens, the model class that ran (and its drafter's), a digest
+of each of its parameters, each MLP's activation, and the speculative-decoding counters.
 
 With `plugin=False` the process runs with VLLM_PLUGINS="": in-tree vLLM. A process per engine
 also hands the GPU memory back between runs.
@@ -40,12 +40,15 @@ def model_state(worker) -> dict:
     import torch
 
     model = worker.model_runner.get_model()
+    drafter = getattr(worker.model_runner, "drafter", None)
     params = {}
     for name, p in model.named_parameters():
         data = p.detach().contiguous().cpu().reshape(-1).view(torch.uint8).numpy().tobytes()
         params[name] = [list(p.shape), str(p.dtype), hashlib.sha256(data).hexdigest()]
     return {
         "model_class": f"{type(model).__module__}:{type(model).__name__}",
+        "draft_class": None if drafter is None else
+        f"{type(drafter.model).__module__}:{type(drafter.model).__name__}",
         "params": params,
         "activations": {name: type(m.act_fn).__name__ for name, m in model.named_modules()
                         if hasattr(m, "act_fn")},
@@ -53,13 +56,16 @@ def model_state(worker) -> dict:
 
 
 def main(request: dict) -> dict:
-    """In the child: run the engine, then print `RESULT {json}` as the last line."""
+    """In the child: run the engine, then print `RESULT {json}` as the last line. On a CPU its
+    engine processes, if any, are forked from this one (tests/harness/forked_engine.py)."""
     from tests.gpu.decode import model_state as shipped  # by module name, not as __main__'s
+    from tests.harness.forked_engine import fork_engine_processes
     from tests.models.engine import PROMPTS, engine, greedy, spec_decode_counters
 
+    fork_engine_processes()
     with engine(request["model"], disable_log_stats=False, **request.get("engine", {})) as llm:
         tokens = greedy(llm, request.get("prompts", PROMPTS), max_tokens=request["max_tokens"])
-        (state,) = llm.collective_rpc(shipped)
+        state = llm.collective_rpc(shipped)[0]  # the first worker's (the only one at TP=PP=1)
         return {"tokens": tokens, "spec_decode": spec_decode_counters(llm), **state}
 
 

@@ -36,7 +36,7 @@ SERVER_ENV: dict[str, str] = {"VLLM_HTTP_TIMEOUT_KEEP_ALIVE": "60"}
 class OpenAIServer(_OpenAIServer):
     """`stats=True` keeps vLLM's metrics on (for tests that read `/metrics`); `spawn=True`
     starts the engine processes as the CPU platform does for users, not forked
-    (tests/harness/forked_serve.py)."""
+    (tests/harness/forked_engine.py)."""
 
     def __init__(self, model_dir, args=(), env=None, stats=False, spawn=False, **kwargs):
         self.spawn = spawn
@@ -51,7 +51,7 @@ class OpenAIServer(_OpenAIServer):
         if self.spawn:
             return command
         assert command[1:3] == ["-m", "vllm.entrypoints.openai.api_server"], command
-        return [command[0], "-m", "tests.harness.forked_serve", *command[3:]]
+        return [command[0], "-m", "tests.harness.forked_engine", *command[3:]]
 
     def counter(self, name: str) -> float:
         """A Prometheus counter from `/metrics`, summed over its labels (needs `stats=True`)."""

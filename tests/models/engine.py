@@ -62,21 +62,20 @@ def spec_decode_counters(llm) -> dict[str, float]:
 
 
 # An engine run by itself in a child process: vLLM's engine core and model in that process
-# ("uni" executor), where an `LLM` here would start an engine-core process and a worker process.
+# ("uni" executor), where an `LLM` would start an engine-core process and a worker process.
 IN_PROCESS = {"VLLM_ENABLE_V1_MULTIPROCESSING": "0"}
 
 
 def greedy_tokens(model_dir, prompts=PROMPTS, max_tokens=MAX_TOKENS, tp=1, pp=1, dtype="float32",
                   **engine_kwargs):
-    """Token ids that vLLM greedily generates for each prompt, from an engine of its own: one
-    process started for TP=PP=1 (tests/gpu/decode.py, the engine in it), else an `LLM` here."""
-    if tp == pp == 1:
-        from tests.gpu.decode import decode
+    """Token ids that vLLM greedily generates for each prompt, from an engine started in a
+    process of its own (tests/gpu/decode.py): the engine in that process for TP=PP=1, else its
+    engine-core and worker processes forked from it (tests/harness/forked_engine.py)."""
+    from tests.gpu.decode import decode
 
-        return decode(model_dir, plugin=True, max_tokens=max_tokens, env=IN_PROCESS,
-                      prompts=prompts, dtype=dtype, **engine_kwargs)["tokens"]
-    with engine(model_dir, tp=tp, pp=pp, dtype=dtype, **engine_kwargs) as llm:
-        return greedy(llm, prompts, max_tokens)
+    return decode(model_dir, plugin=True, max_tokens=max_tokens,
+                  env=IN_PROCESS if tp == pp == 1 else None, prompts=prompts, dtype=dtype,
+                  tp=tp, pp=pp, **engine_kwargs)["tokens"]
 
 
 def transformers_greedy(model_dir, prompts=PROMPTS, max_tokens=MAX_TOKENS):

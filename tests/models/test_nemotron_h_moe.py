@@ -21,8 +21,15 @@ from types import SimpleNamespace
 
 import pytest
 
+from tests.gpu.decode import decode
 from tests.harness.published_configs import NANO_30B
-from tests.models.engine import engine, greedy, spec_decode_counters, transformers_greedy
+from tests.models.engine import (
+    IN_PROCESS,
+    engine,
+    greedy,
+    spec_decode_counters,
+    transformers_greedy,
+)
 from tests.models.nemotron3 import build_nemotron3_checkpoints
 from vllm_nemotron.models.nemotron_h import check_tensor_parallel, mlp_activation_fixes
 from vllm_nemotron.tiny import build_nemotron_h
@@ -222,13 +229,6 @@ def dense_mtp(tmp_path_factory):
                             mtp_pattern="*", draftable=True, template=None)
 
 
-def _model_classes(worker) -> tuple[str, str]:
-    """The target's and the drafter's model classes, as `module:name`."""
-    runner = worker.model_runner
-    return tuple(f"{type(m).__module__}:{type(m).__name__}"
-                 for m in (runner.get_model(), runner.drafter.model))
-
-
 MTP_CONFIG = {"method": "nemotron_h_mtp", "num_speculative_tokens": 2}
 CONV_UPDATE_DEFECT = (
     "vLLM's CPU Mamba conv update (causal_conv1d_update_cpu_vec) reads memory it never wrote "
@@ -254,12 +254,12 @@ def test_vllm_cpu_conv_update_reads_only_its_inputs(conv_update_outputs):
 
 
 @pytest.mark.slow
-def test_mtp_engine_runs_our_class_as_target_with_in_trees_draft(dense_mtp, monkeypatch):
-    monkeypatch.setenv("VLLM_ALLOW_INSECURE_SERIALIZATION", "1")  # ships _model_classes
+def test_mtp_engine_runs_our_class_as_target_with_in_trees_draft(dense_mtp):
     # Prefix caching off: Mamba prefix caching with MTP fails at start-up (vLLM #39809).
-    with engine(dense_mtp, enable_prefix_caching=False, speculative_config=MTP_CONFIG) as llm:
-        (classes,) = llm.collective_rpc(_model_classes)
-    assert classes == (OURS, "vllm.model_executor.models.nemotron_h_mtp:NemotronHMTP")
+    state = decode(dense_mtp, plugin=True, env=IN_PROCESS, enable_prefix_caching=False,
+                   speculative_config=MTP_CONFIG)
+    assert state["model_class"] == OURS
+    assert state["draft_class"] == "vllm.model_executor.models.nemotron_h_mtp:NemotronHMTP"
 
 
 @pytest.mark.slow

@@ -1,16 +1,18 @@
-"""`vllm serve` with its engine-core and worker processes forked from the API server.
+"""vLLM's engine-core and worker processes forked from the process that starts them, for tests.
 
 vLLM forks them on a GPU; its CPU platform spawns them instead (`check_and_update_config` sets
 VLLM_WORKER_MULTIPROC_METHOD=spawn), and each spawned process imports vLLM again: 10-14 s of
 CPU, about two thirds of a test server's start on a 2-core machine (measured: 35 s spawned,
 14 s forked). Test servers start this way unless they ask for the CPU user's path
-(`OpenAIServer(spawn=True)`, e.g. the session's plugin server), so both paths stay tested.
+(`OpenAIServer(spawn=True)`, e.g. the session's plugin server), and so do the offline engines
+of more than one process (tests/gpu/decode.py); tests/test_foundation.py keeps checking the
+plugin in spawned engine and worker processes.
 
 A spawned CPU worker binds its OpenMP threads from the environment vLLM sets for it
 (OMP_NUM_THREADS, GOMP_CPU_AFFINITY), read when torch loads; a forked one has torch loaded
 already, so it binds itself here (unbound, it generated at half speed beside the engine core).
 
-Run as `python -m tests.harness.forked_serve <vllm serve arguments>`.
+`python -m tests.harness.forked_engine <vllm serve arguments>` runs the OpenAI server so.
 """
 
 from __future__ import annotations
@@ -31,7 +33,9 @@ def _bind_threads() -> None:
         torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 
-def _fork_on_cpu() -> None:
+def fork_engine_processes() -> None:
+    """From now on, this process forks the engine processes it starts (on a CPU; elsewhere
+    vLLM's own choice stands). Call it before the engine is configured."""
     from vllm.platforms import current_platform
 
     if not current_platform.is_cpu():
@@ -55,6 +59,6 @@ def _fork_on_cpu() -> None:
 
 
 if __name__ == "__main__":
-    _fork_on_cpu()
+    fork_engine_processes()
     sys.argv[0] = "vllm.entrypoints.openai.api_server"
     runpy.run_module("vllm.entrypoints.openai.api_server", run_name="__main__", alter_sys=True)
