@@ -66,6 +66,19 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+@pytest.fixture
+def answer_reserve_built_in(monkeypatch):
+    """The answer reserve as shipped, in this process (the environment above turns it off):
+    `server_reserve` reads the environment once per process, so its cache is cleared before and
+    after, or a later test in this worker would find the reserve on."""
+    from vllm_nemotron.thinking_budget import reserve
+
+    monkeypatch.setenv(reserve.RESERVE_ENV, "")
+    reserve.server_reserve.cache_clear()
+    yield
+    reserve.server_reserve.cache_clear()
+
+
 @pytest.fixture(scope="session")
 def tiny_hybrid(tmp_path_factory):
     """A tiny Nemotron-H checkpoint with the Nemotron-3-Nano template (opens <think>)."""

@@ -125,13 +125,12 @@ def _offline_thoughts(llm, sampling_params) -> tuple[dict[str, list[int]], list[
 
 
 @pytest.mark.slow
-def test_offline_llm_runs_plugin_in_engine_and_worker_processes(tiny_hybrid, monkeypatch):
+def test_offline_llm_runs_plugin_in_engine_and_worker_processes(tiny_hybrid, monkeypatch,
+                                                                answer_reserve_built_in):
     from vllm import LLM, SamplingParams
 
     # lets collective_rpc ship `_worker_state` (a function) to the worker
     monkeypatch.setenv("VLLM_ALLOW_INSECURE_SERIALIZATION", "1")
-    # the answer reserve's built-in rule (tests/conftest.py turns it off for older tests)
-    monkeypatch.setenv("VLLM_NEMOTRON_ANSWER_RESERVE", "")
 
     llm = LLM(str(tiny_hybrid), dtype="float32", max_model_len=1024, enforce_eager=True)
     try:

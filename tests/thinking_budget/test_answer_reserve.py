@@ -29,15 +29,6 @@ from vllm_nemotron.thinking_budget.reserve import (
 END = len(SINGLE.end_sequence)
 
 
-@pytest.fixture
-def built_in_rule(monkeypatch):
-    """The server default as shipped (tests/conftest.py turns the reserve off for older tests)."""
-    monkeypatch.setenv(RESERVE_ENV, "")
-    reserve.server_reserve.cache_clear()
-    yield
-    reserve.server_reserve.cache_clear()
-
-
 @pytest.mark.parametrize("limit,expected", [
     (1, RESERVE_FLOOR), (64, RESERVE_FLOOR), (200, RESERVE_FLOOR), (256, 64), (1000, 250),
     (4096, 1024), (8192, RESERVE_CAP), (32768, RESERVE_CAP), (262144, RESERVE_CAP),
@@ -108,7 +99,7 @@ def params(max_tokens=200, structured=False, **extra):
                           if structured else None)
 
 
-def test_track_params_on_by_default(built_in_rule):
+def test_track_params_on_by_default(answer_reserve_built_in):
     assert track_params(params()) == BudgetParams(None, max_tokens=200, reserve=RESERVE_FLOOR)
     assert track_params(params(thinking_budget=8)) == BudgetParams(8, max_tokens=200,
                                                                    reserve=RESERVE_FLOOR)
@@ -119,13 +110,13 @@ def test_track_params_on_by_default(built_in_rule):
     assert track_params(SamplingParams(max_tokens=200, thinking_token_budget=5)) is None
 
 
-def test_request_override_and_opt_out(built_in_rule):
+def test_request_override_and_opt_out(answer_reserve_built_in):
     assert track_params(params(answer_reserve=10)).reserve == 10
     assert track_params(params(answer_reserve=0)) is None
     assert track_params(params(answer_reserve=0, thinking_budget=8)) == BudgetParams(8)
 
 
-def test_no_reserve_where_the_grammar_owns_every_token(built_in_rule):
+def test_no_reserve_where_the_grammar_owns_every_token(answer_reserve_built_in):
     """The reasoning parser marks a request whose grammar covers the whole output (issue 24,
     fault 1): there is no thought to close, and forcing one into the grammar fails the request."""
     marked = {GRAMMAR_FROM_START: True}
@@ -147,7 +138,7 @@ def test_server_default_from_the_environment(monkeypatch):
 
 
 @pytest.mark.parametrize("value", [-1, 1.5, "64", True, 1 << 30])
-def test_bad_request_value_names_the_field(built_in_rule, value):
+def test_bad_request_value_names_the_field(answer_reserve_built_in, value):
     with pytest.raises(VLLMValidationError) as err:
         ThinkingBudgetLogitsProcessor.validate_params(params(answer_reserve=value))
     assert err.value.parameter == "answer_reserve"
