@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 import httpx
+import torch
 
 from vllm_nemotron.serving.local_server import OpenAIServer as _OpenAIServer
 from vllm_nemotron.serving.local_server import ServerStartError, free_port  # noqa: F401
@@ -34,9 +35,9 @@ SERVER_ENV: dict[str, str] = {"VLLM_HTTP_TIMEOUT_KEEP_ALIVE": "60"}
 
 
 class OpenAIServer(_OpenAIServer):
-    """`stats=True` keeps vLLM's metrics on (for tests that read `/metrics`); `spawn=True`
-    starts the engine processes as the CPU platform does for users, not forked
-    (tests/harness/forked_engine.py)."""
+    """`stats=True` keeps vLLM's metrics on (for tests that read `/metrics`). On a CPU the
+    engine processes are forked (tests/harness/forked_engine.py) unless `spawn=True` asks for
+    the CPU user's path; beside a GPU the server is plain `vllm serve`."""
 
     def __init__(self, model_dir, args=(), env=None, stats=False, spawn=False, **kwargs):
         self.spawn = spawn
@@ -48,7 +49,7 @@ class OpenAIServer(_OpenAIServer):
 
     def command(self) -> list[str]:
         command = super().command()
-        if self.spawn:
+        if self.spawn or torch.cuda.is_available():
             return command
         assert command[1:3] == ["-m", "vllm.entrypoints.openai.api_server"], command
         return [command[0], "-m", "tests.harness.forked_engine", *command[3:]]
