@@ -13,7 +13,7 @@ import time
 import pytest
 
 from vllm_nemotron.cli import demo
-from vllm_nemotron.thinking_budget.reserve import RESERVE_ENV, default_reserve
+from vllm_nemotron.thinking_budget.reserve import RESERVE_ENV, default_reserve, thought_cap
 
 DEMO = os.path.join(os.path.dirname(sys.executable), "vllm-nemotron")
 
@@ -159,11 +159,18 @@ def test_demo_cleans_up_on_ctrl_c_while_starting_and_on_an_error():
     assert_cleaned_up(marker, rest)
 
 
+def test_the_demo_says_its_reserves_and_its_budget_lands_first(tiny_hybrid):
+    """The reserve the demo prints for its first request is the default one, and the streamed
+    request's reserve leaves room for its budget and grace, and the forced end of thinking
+    (the demo's checkpoint is tiny_hybrid's, from the same builder)."""
+    from transformers import AutoTokenizer
 
-def test_the_demo_says_the_default_reserve_of_its_first_request():
+    from tests.thinking_budget.served import end_sequence
+
     assert demo.LIMIT_RESERVE == default_reserve(demo.LIMIT)
-    assert demo.BUDGET + demo.GRACE <= demo.STREAM_LIMIT - demo.STREAM_RESERVE - 4, \
-        "the streamed request's budget and grace must land before its reserve's cap"
+    closing, _ = end_sequence(AutoTokenizer.from_pretrained(tiny_hybrid))
+    cap = thought_cap(demo.STREAM_LIMIT, demo.STREAM_RESERVE, closing, think_start=0)
+    assert demo.BUDGET + demo.GRACE <= cap
 
 
 def test_a_signal_while_the_server_process_is_created_waits_for_its_handle():

@@ -13,8 +13,7 @@ from vllm.sampling_params import SamplingParams, StructuredOutputsParams
 from tests.thinking_budget.test_machine import DOT, MULTI, NL, NL2, SINGLE, WORD
 from vllm_nemotron.thinking_budget.machine import ThinkingTrack
 from vllm_nemotron.thinking_budget.params import BudgetParams
-from vllm_nemotron.thinking_budget.reserve import track_params
-from vllm_nemotron.thinking_budget.verdict import budget_closed_by, closed_by
+from vllm_nemotron.thinking_budget.verdict import closed_by, request_closed_by
 
 CLOSE = 2  # `</think>` in SINGLE
 
@@ -93,12 +92,6 @@ def test_the_replay_says_what_the_processor_did(markers, model, opened, budget, 
         assert got == ("answer_reserve" if engine.by_reserve else "thinking_budget")
     else:
         assert got is None
-
-
-def request_closed_by(params, markers, prompt_ids, output_ids):
-    """What the reply hooks do: the request's budget read once, then its verdict."""
-    budget = track_params(params)
-    return None if budget is None else budget_closed_by(budget, markers, prompt_ids, output_ids)
 
 
 def test_a_request_without_budget_or_reserve_gets_no_verdict():

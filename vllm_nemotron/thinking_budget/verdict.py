@@ -15,9 +15,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Literal
 
+from vllm.sampling_params import SamplingParams
+
 from vllm_nemotron.thinking_budget.machine import ThinkingTrack
 from vllm_nemotron.thinking_budget.markers import PROMPT_TAIL, ThinkingMarkers
 from vllm_nemotron.thinking_budget.params import BudgetParams
+from vllm_nemotron.thinking_budget.reserve import track_params
 
 ClosedBy = Literal["thinking_budget", "answer_reserve"]
 
@@ -59,9 +62,18 @@ def closed_by(track: ThinkingTrack, output_ids: Sequence[int]) -> ClosedBy | Non
     return "answer_reserve" if track.by_reserve else "thinking_budget"
 
 
+def request_closed_by(params: SamplingParams, markers: ThinkingMarkers,
+                      prompt_ids: Sequence[int] | None,
+                      output_ids: Sequence[int]) -> ClosedBy | None:
+    """`closed_by` for a request as the processor saw it (None when it budgets nothing); for
+    offline outputs (docs/answer-reserve.md), where no reply hook runs."""
+    budget = track_params(params)
+    return None if budget is None else budget_closed_by(budget, markers, prompt_ids, output_ids)
+
+
 def budget_closed_by(budget: BudgetParams, markers: ThinkingMarkers,
                      prompt_ids: Sequence[int] | None,
                      output_ids: Sequence[int]) -> ClosedBy | None:
-    """`closed_by` for a request as the processor saw it, its budget read by `track_params`."""
+    """`request_closed_by` with the request's budget already read (`track_params`)."""
     prompt_tail = list(prompt_ids or [])[-PROMPT_TAIL:]
     return closed_by(ThinkingTrack.for_prompt(markers, budget, prompt_tail), output_ids)
