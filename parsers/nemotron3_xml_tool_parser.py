@@ -449,10 +449,9 @@ class XmlCallScanner:
 
     def _forced(self) -> bool:
         self.raw = []
-        at = self._skip_ws(self.pos)
-        opener = next((o for o in FORCED_OPENERS if self.buf.startswith(o, at)), None)
-        if opener is not None:
-            at = self._skip_ws(at + len(opener))
+        start = self._skip_ws(self.pos)
+        opener = next((o for o in FORCED_OPENERS if self._starts(o, start)), None)
+        at = start if opener is None else self._skip_ws(start + len(opener))
         if at == len(self.buf):
             self._need(False)
         elif self.buf[at] in "[{":
@@ -460,7 +459,7 @@ class XmlCallScanner:
             self.step = Step.JSON
             self.json_parts = []
             return True
-        elif any(self._starts(o, self._skip_ws(self.pos)) is None for o in FORCED_OPENERS):
+        elif any(self._starts(o, start) is None for o in FORCED_OPENERS):
             raise _More
         self.step = Step.TEXT  # not a call list: read it as XML
         return True
